@@ -1,0 +1,25 @@
+# Each target sets up what it needs from nothing: a virtualenv in .venv with requirements.txt.
+PYTHON ?= python3.11
+VENV := .venv
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+# The offline quick start: the built-in digits, a small ResNet from scratch at 32 px.
+DIGITS := -S data=digits -S arch=resnet18 -S weights=none -S size=32 -S cache.resolution=32 \
+          -S train.epochs=8 -S train.epochs_unfrozen=0 -S train.augment.flip=false
+
+.PHONY: pets digits test
+
+pets: $(VENV)/installed   ## the whole pipeline on Oxford-IIIT Pets (downloads about 0.8 GB)
+	dvc repro
+
+digits: $(VENV)/installed  ## the whole pipeline on the built-in digits, no network needed
+	dvc exp run $(DIGITS)
+
+test: $(VENV)/installed    ## the test suite (CPU, no network)
+	python -m pytest -q tests
+
+$(VENV)/installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements.txt
+	touch $@

@@ -1,0 +1,1 @@
+"""pets: a reproducible fine-tuning pipeline for fine-grained image classification."""

@@ -1,0 +1,113 @@
+"""The pixel cache: every indexed image decoded and resized once into one memory-mappable array per split."""
+
+import json
+import multiprocessing
+import os
+from pathlib import Path
+
+import numpy as np
+from numpy.lib.format import open_memmap
+from pets.progress import progress
+
+from pets.errors import PetsError
+from pets.images import load_image
+from pets.index import SPLITS
+
+CHUNK = 32  # images per task: large enough to amortise the pool's overhead, small enough for a smooth bar
+MANIFEST = "manifest.json"
+
+_array = None  # the split's array, opened once in each worker process
+
+
+def _open_array(path):
+    global _array
+    _array = open_memmap(path, mode="r+")
+
+
+def _decode_chunk(task):
+    """Decode rows start.. into the shared array; return (count, bad rows with reasons, pixel sums, squares)."""
+    start, paths, resolution, resize = task
+    bad, sums, squares = [], np.zeros(3), np.zeros(3)
+    for row, path in enumerate(paths, start):
+        try:
+            pixels = load_image(path, resolution, resize)
+        except Exception as error:  # noqa: BLE001 - any decoding failure is reported, not fatal
+            bad.append((row, f"{type(error).__name__}: {' '.join(str(error).split())}"))
+            continue
+        _array[row] = pixels
+        flat = pixels.reshape(-1, 3).astype(np.float64) / 255.0
+        sums += flat.sum(0)
+        squares += (flat ** 2).sum(0)
+    return len(paths), bad, sums, squares
+
+
+def _cache_split(array_path, paths, resolution, resize, workers):
+    """Fill a new array at `array_path`; return (kept row numbers, bad {row: reason}, sums, squares)."""
+    open_memmap(array_path, mode="w+", dtype=np.uint8, shape=(len(paths), resolution, resolution, 3)).flush()
+    tasks = [(start, paths[start:start + CHUNK], resolution, resize) for start in range(0, len(paths), CHUNK)]
+    bad, sums, squares = {}, np.zeros(3), np.zeros(3)
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers, initializer=_open_array, initargs=(array_path,)) as pool, progress(
+        total=len(paths), desc=f"cache {Path(array_path).stem}", unit=" img"
+    ) as bar:
+        for count, chunk_bad, chunk_sums, chunk_squares in pool.imap_unordered(_decode_chunk, tasks):
+            bad.update(chunk_bad)
+            sums += chunk_sums
+            squares += chunk_squares
+            bar.update(count)
+    kept = [row for row in range(len(paths)) if row not in bad]
+    if bad:
+        _drop_rows(array_path, kept)
+    return kept, bad, sums, squares
+
+
+def _drop_rows(array_path, kept):
+    """Rewrite the array without the rows of images that could not be decoded."""
+    full = np.load(array_path, mmap_mode="r")
+    compact_path = array_path.with_suffix(".compact.npy")
+    compact = open_memmap(compact_path, mode="w+", dtype=np.uint8, shape=(len(kept),) + full.shape[1:])
+    for start in range(0, len(kept), 256):
+        compact[start:start + 256] = full[kept[start:start + 256]]
+    compact.flush()
+    del full, compact
+    os.replace(compact_path, array_path)
+
+
+def build_cache(rows, classes, root, out, resolution, resize, max_bad_frac, workers=0):
+    """Write `out/<split>.npy` for each split in `rows` and `out/manifest.json`; return the manifest."""
+    workers = workers or os.cpu_count()
+    class_number = {name: i for i, name in enumerate(classes)}
+    manifest = {"resolution": resolution, "resize": resize, "classes": classes, "splits": {}, "bad": []}
+    total_sums, total_squares, train_pixels = np.zeros(3), np.zeros(3), 0
+    for split in SPLITS:
+        split_rows = [row for row in rows if row["split"] == split]
+        if not split_rows:
+            continue
+        paths = [str(Path(root) / row["path"]) for row in split_rows]
+        kept, bad, sums, squares = _cache_split(Path(out) / f"{split}.npy", paths, resolution, resize, workers)
+        manifest["splits"][split] = {
+            "files": [split_rows[i]["path"] for i in kept],
+            "labels": [class_number[split_rows[i]["label"]] for i in kept],
+        }
+        manifest["bad"] += [{"path": split_rows[i]["path"], "reason": reason} for i, reason in sorted(bad.items())]
+        if split == "train":
+            total_sums, total_squares, train_pixels = sums, squares, len(kept) * resolution * resolution
+    n_bad, n_all = len(manifest["bad"]), len(rows)
+    if n_bad > max_bad_frac * n_all:
+        examples = "; ".join(f"{b['path']}: {b['reason']}" for b in manifest["bad"][:3])
+        raise PetsError(f"{n_bad} of {n_all} images cannot be decoded, more than cache.max_bad_frac "
+                        f"({max_bad_frac:g}) allows; for example {examples}")
+    if train_pixels == 0:
+        raise PetsError("no training image could be decoded")
+    mean = total_sums / train_pixels
+    manifest["mean"] = mean.round(6).tolist()
+    manifest["std"] = np.sqrt(np.maximum(total_squares / train_pixels - mean ** 2, 1e-12)).round(6).tolist()
+    (Path(out) / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest
+
+
+def read_manifest(cache_dir):
+    path = Path(cache_dir) / MANIFEST
+    if not path.is_file():
+        raise PetsError(f"{path} not found: run `dvc repro cache` first")
+    return json.loads(path.read_text())

@@ -1,0 +1,23 @@
+"""One kind of error for everything a user can fix, and the way stages report it."""
+
+import functools
+import sys
+
+
+class PetsError(Exception):
+    """A problem with the user's input, params or environment, told in one sentence."""
+
+
+def report_errors(main):
+    """Run a stage's main(); a PetsError or Ctrl-C ends it with one line on stderr, not a traceback."""
+
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs):
+        try:
+            return main(*args, **kwargs)
+        except PetsError as error:
+            sys.exit(f"error: {error}")
+        except KeyboardInterrupt:
+            sys.exit("interrupted: nothing half-written was kept; run `dvc repro` again to continue")
+
+    return wrapper

@@ -1,0 +1,144 @@
+"""Fetch an archive from a URL or a local path: resumable, retried, verified."""
+
+import errno
+import hashlib
+import http.client
+import shutil
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from pets.progress import progress
+
+from pets.errors import PetsError
+
+CHUNK = 1 << 20
+OFFLINE_HINT = "without a network, run the offline quick start on the built-in digits data: make digits"
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(path, sha256=None, size=None, source=None):
+    """Raise PetsError when `path` does not have the expected size or sha256."""
+    source = source or path
+    actual_size = Path(path).stat().st_size
+    if size is not None and actual_size != size:
+        raise PetsError(f"{source}: size is {actual_size} bytes, expected {size}")
+    if sha256 is not None:
+        actual = sha256_of(path)
+        if actual != sha256.lower():
+            raise PetsError(f"{source}: sha256 mismatch, expected {sha256.lower()} but got {actual}")
+
+
+def archive_name(url):
+    name = Path(urllib.parse.urlparse(url).path).name
+    if not name:
+        raise PetsError(f"{url}: the URL names no file")
+    return name
+
+
+def fetch(url, downloads, sha256=None, size=None, retries=3, timeout=30.0):
+    """Return the path of a verified local copy of `url`.
+
+    http(s) downloads go to `downloads/<name>` through `<name>.part`, which a later call resumes
+    with a Range request; a file that fails verification is deleted, never kept as good.
+    file:// URLs and plain paths are verified where they are.
+    """
+    scheme = urllib.parse.urlparse(url).scheme
+    if scheme not in ("http", "https"):
+        path = Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path)) if scheme == "file" else Path(url)
+        if not path.is_file():
+            raise PetsError(f"{url}: no such file")
+        verify(path, sha256, size)
+        return path
+
+    target = Path(downloads) / archive_name(url)
+    if target.exists():
+        try:
+            verify(target, sha256, size)
+            return target
+        except PetsError:
+            target.unlink()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    for attempt in range(retries):
+        try:
+            _download(url, partial, size, timeout)
+            break
+        except _Transient as error:
+            if attempt == retries - 1:
+                raise PetsError(f"{url}: {error} after {retries} attempts; the partial file is kept in "
+                                f"{partial} and the next run resumes it") from None
+            time.sleep(2 ** attempt)
+    try:
+        verify(partial, sha256, size, source=url)
+    except PetsError:
+        partial.unlink()
+        raise
+    partial.replace(target)
+    return target
+
+
+def _unreachable(reason):
+    """True when the host cannot be reached at all (no DNS, refused, no route): retrying will not help."""
+    return isinstance(reason, (socket.gaierror, ConnectionRefusedError)) or (
+        isinstance(reason, OSError) and reason.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH)
+    )
+
+
+class _Transient(Exception):
+    """A failure worth another attempt: dropped connection, timeout, server error."""
+
+
+def _download(url, partial, size, timeout):
+    have = partial.stat().st_size if partial.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    host = urllib.parse.urlparse(url).hostname
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as error:
+        if error.code == 416 and size is not None and have == size:
+            return  # the partial file is already complete
+        if error.code >= 500:
+            raise _Transient(f"server error {error.code}") from None
+        raise PetsError(f"{url}: the server answered {error.code} {error.reason}") from None
+    except urllib.error.URLError as error:
+        if _unreachable(error.reason):
+            raise PetsError(f"cannot reach {host} ({error.reason}); {OFFLINE_HINT}") from None
+        raise _Transient(f"no answer from {host} ({error.reason})") from None
+    except TimeoutError:
+        raise _Transient(f"no answer from {host} within {timeout:g} s") from None
+
+    with response:
+        if response.headers.get_content_type() == "text/html":
+            raise PetsError(f"{url}: the server sent an HTML page, not an archive (is the URL right?)")
+        resumed = response.status == 206
+        if not resumed:
+            have = 0  # the server ignored Range: start over
+        length = response.headers.get("Content-Length")
+        total = have + int(length) if length else size
+        free = shutil.disk_usage(partial.parent).free
+        if total is not None and total - have > free:
+            raise PetsError(f"{url}: needs {total - have:,} bytes but only {free:,} are free in {partial.parent}")
+        with open(partial, "ab" if resumed else "wb") as out, progress(
+            total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
+            desc=f"download {partial.name[:-5]}",
+        ) as bar:
+            try:
+                for block in iter(lambda: response.read(CHUNK), b""):
+                    out.write(block)
+                    bar.update(len(block))
+            except (OSError, http.client.HTTPException) as error:
+                raise _Transient(f"connection to {host} broke off ({error})") from None
+    got = partial.stat().st_size
+    if total is not None and got < total:
+        raise _Transient(f"connection to {host} closed after {got:,} of {total:,} bytes")

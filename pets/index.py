@@ -1,0 +1,134 @@
+"""The label index: which files are images, what each one's label is, and which split it belongs to."""
+
+import csv
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from pets.errors import PetsError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
+SPLITS = ("train", "valid", "test")
+
+
+def list_files(root, images):
+    """Every file below `root/images`, as paths relative to `root` in POSIX form, sorted."""
+    folder = Path(root) / images
+    if not folder.is_dir():
+        raise PetsError(f"{folder}: no such folder (params.yaml: index.images)")
+    return sorted(p.relative_to(root).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def label_reader(rule, root, pattern=None, csv_name=None):
+    """A function from a relative path to its label, or None when the rule cannot read it."""
+    if rule == "regex":
+        try:
+            regex = re.compile(pattern)
+        except re.error as error:
+            raise PetsError(f"params.yaml: index.pattern {pattern!r} is not a valid regex ({error})") from None
+        if regex.groups < 1:
+            raise PetsError(f"params.yaml: index.pattern {pattern!r} needs a group, e.g. '^(.+)_\\d+$'")
+
+        def from_name(path):
+            match = regex.match(Path(path).stem)
+            return match.group(1) if match else None
+        return from_name
+    if rule == "folder":
+        return lambda path: Path(path).parent.name or None
+    table_path = Path(root) / csv_name
+    if not table_path.is_file():
+        raise PetsError(f"{table_path}: label table not found (params.yaml: index.csv)")
+    with open(table_path, newline="") as table:
+        rows = [row for row in csv.reader(table) if row]
+    if rows and [c.strip().lower() for c in rows[0][:2]] == ["file", "label"]:
+        rows = rows[1:]
+    labels = {Path(row[0]).name: row[1] for row in rows if len(row) >= 2}
+    return lambda path: labels.get(Path(path).name)
+
+
+def read_labels(files, read_label, skip_unlabelled):
+    """Labels of the image files; other files, and unreadable names when allowed, go to `skipped`."""
+    labelled, skipped, unreadable = {}, [], []
+    for path in files:
+        name = Path(path).name
+        if name.startswith("."):
+            skipped.append({"path": path, "reason": "hidden file"})
+        elif Path(path).suffix.lower() not in IMAGE_SUFFIXES:
+            skipped.append({"path": path, "reason": f"not an image ({Path(path).suffix or 'no extension'})"})
+        elif (label := read_label(path)) is None:
+            unreadable.append(path)
+        else:
+            labelled[path] = label
+    if unreadable and not skip_unlabelled:
+        shown = ", ".join(unreadable[:10]) + (f" and {len(unreadable) - 10} more" if len(unreadable) > 10 else "")
+        raise PetsError(f"the label rule cannot read {len(unreadable)} file name(s): {shown}; fix index.pattern "
+                        "or set index.skip_unlabelled: true to skip them")
+    skipped += [{"path": path, "reason": "label rule cannot read the name"} for path in unreadable]
+    return labelled, skipped
+
+
+def random_split(paths, valid_frac, seed):
+    """{path: 'train' | 'valid'}; sorted before shuffling so every machine gets the same split."""
+    paths = sorted(paths)
+    order = np.random.default_rng(seed).permutation(len(paths))
+    n_valid = round(len(paths) * valid_frac)
+    valid = {paths[i] for i in order[:n_valid]}
+    return {path: "valid" if path in valid else "train" for path in paths}
+
+
+def _official_names(root, list_name):
+    path = Path(root) / "annotations" / list_name
+    if not path.is_file():
+        raise PetsError(f"{path}: official split list not found; use index.split: random for this dataset")
+    return {line.split()[0] for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")}
+
+
+def official_split(paths, root, valid_frac, seed):
+    """Pets' official lists: validation is carved out of trainval; test stays held out."""
+    trainval, test = _official_names(root, "trainval.txt"), _official_names(root, "test.txt")
+    stem = {path: Path(path).stem for path in paths}
+    split = random_split([p for p in paths if stem[p] in trainval], valid_frac, seed)
+    split.update({p: "test" for p in paths if stem[p] in test and stem[p] not in trainval})
+    return split
+
+
+def build_index(root, images, label_rule, pattern, csv_name, split_rule, valid_frac, seed, skip_unlabelled):
+    """Return (rows, classes, report): rows are dicts path/label/split sorted by path."""
+    files = list_files(root, images)
+    labels, skipped = read_labels(files, label_reader(label_rule, root, pattern, csv_name), skip_unlabelled)
+    if not labels:
+        raise PetsError(f"no labelled images found in {Path(root) / images}")
+    if split_rule == "random":
+        split = random_split(labels, valid_frac, seed)
+    else:
+        split = official_split(labels, root, valid_frac, seed)
+        skipped += [{"path": p, "reason": "in neither official list"} for p in labels if p not in split]
+    rows = [{"path": p, "label": labels[p], "split": split[p]} for p in sorted(split)]
+    classes = sorted({row["label"] for row in rows})
+    per_split = {s: Counter(row["label"] for row in rows if row["split"] == s) for s in SPLITS}
+    without_training = [c for c in classes if per_split["train"][c] == 0]
+    if without_training:
+        raise PetsError(f"class(es) {', '.join(without_training[:10])} have no training images; "
+                        "add images or lower index.valid_frac")
+    report = {
+        "images": len(rows),
+        "classes": len(classes),
+        "splits": {s: sum(per_split[s].values()) for s in SPLITS if per_split[s]},
+        "per_class": {c: {s: per_split[s][c] for s in SPLITS if per_split[s]} for c in classes},
+        "skipped": skipped,
+    }
+    return rows, classes, report
+
+
+def write_index(path, rows):
+    with open(path, "w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=["path", "label", "split"])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def read_index(path):
+    with open(path, newline="") as table:
+        return list(csv.DictReader(table))

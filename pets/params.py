@@ -1,0 +1,139 @@
+"""Read params.yaml and check every value before any work starts."""
+
+import difflib
+from pathlib import Path
+
+import yaml
+
+from pets.errors import PetsError
+
+
+def _closest(word, choices):
+    close = difflib.get_close_matches(str(word), list(choices), n=3, cutoff=0.5)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
+
+
+def one_of(*choices):
+    def check(key, value):
+        if value not in choices:
+            raise PetsError(f"params.yaml: {key} is {value!r}; allowed: {', '.join(map(str, choices))}{_closest(value, choices)}")
+    return check
+
+
+def number(low=None, high=None, low_open=False, integer=False):
+    def check(key, value):
+        kind = "an integer" if integer else "a number"
+        if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+            raise PetsError(f"params.yaml: {key} must be {kind}, not {value!r}")
+        if low is not None and (value <= low if low_open else value < low):
+            raise PetsError(f"params.yaml: {key} is {value}; it must be {'>' if low_open else '>='} {low}")
+        if high is not None and value > high:
+            raise PetsError(f"params.yaml: {key} is {value}; it must be <= {high}")
+    return check
+
+
+def text(key, value):
+    if not isinstance(value, str) or not value:
+        raise PetsError(f"params.yaml: {key} must be a non-empty string, not {value!r}")
+
+
+def flag(key, value):
+    if not isinstance(value, bool):
+        raise PetsError(f"params.yaml: {key} must be true or false, not {value!r}")
+
+
+def lr_range(key, value):
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) and v > 0 for v in value)):
+        raise PetsError(f"params.yaml: {key} must be two positive learning rates [lowest, highest], not {value!r}")
+    if value[0] > value[1]:
+        raise PetsError(f"params.yaml: {key} is {value}; the lowest rate comes first")
+
+
+def mapping(key, value):
+    if not isinstance(value, dict) or not value:
+        raise PetsError(f"params.yaml: {key} must be a mapping of recipes")
+
+
+SCHEMA = {
+    "data": text,
+    "arch": text,
+    "weights": text,
+    "size": number(0, low_open=True, integer=True),
+    "datasets": mapping,
+    "index": {
+        "images": text,
+        "label": one_of("regex", "folder", "csv"),
+        "pattern": text,
+        "csv": text,
+        "split": one_of("random", "official"),
+        "valid_frac": number(0, 1, low_open=True),
+        "seed": number(integer=True),
+        "skip_unlabelled": flag,
+    },
+    "cache": {
+        "resolution": number(0, low_open=True, integer=True),
+        "resize": one_of("crop", "squish"),
+        "max_bad_frac": number(0, 1),
+        "workers": number(0, integer=True),
+    },
+    "train": {
+        "seed": number(integer=True),
+        "batch_size": number(0, low_open=True, integer=True),
+        "epochs": number(0, integer=True),
+        "epochs_unfrozen": number(0, integer=True),
+        "lr": number(0, low_open=True),
+        "lr_unfrozen": lr_range,
+        "body_groups": number(1, integer=True),
+        "weight_decay": number(0),
+        "workers": number(0, integer=True),
+        "augment": {
+            "min_scale": number(0, 1, low_open=True),
+            "flip": flag,
+            "max_rotate": number(0, 180),
+            "max_zoom": number(1),
+            "max_lighting": number(0, 1),
+        },
+    },
+    "evaluate": {
+        "tta": flag,
+        "top_losses": number(0, integer=True),
+    },
+}
+
+
+def _check(section, schema, prefix=""):
+    if not isinstance(section, dict):
+        raise PetsError(f"params.yaml: {prefix.rstrip('.') or 'the file'} must be a mapping")
+    for key in section:
+        if key not in schema:
+            raise PetsError(f"params.yaml: unknown key {prefix}{key}{_closest(key, schema)}; "
+                            f"allowed here: {', '.join(schema)}")
+    for key, rule in schema.items():
+        if key not in section:
+            raise PetsError(f"params.yaml: missing key {prefix}{key}")
+        if isinstance(rule, dict):
+            _check(section[key], rule, f"{prefix}{key}.")
+        else:
+            rule(f"{prefix}{key}", section[key])
+
+
+def check_params(params):
+    """Raise PetsError naming the first key whose value is wrong; return params unchanged."""
+    _check(params, SCHEMA)
+    if params["data"] not in params["datasets"]:
+        one_of(*params["datasets"])("data", params["data"])
+    if params["cache"]["resolution"] < params["size"]:
+        raise PetsError(f"params.yaml: cache.resolution ({params['cache']['resolution']}) must be at least "
+                        f"size ({params['size']}): the cache stores images a little above the training size")
+    return params
+
+
+def load_params(path="params.yaml"):
+    path = Path(path)
+    try:
+        params = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise PetsError(f"{path} not found: run the stages from the project's root folder") from None
+    except yaml.YAMLError as error:
+        raise PetsError(f"{path} is not valid YAML: {' '.join(str(error).split())}") from None
+    return check_params(params)

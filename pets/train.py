@@ -1,0 +1,155 @@
+"""The training loop: fast.ai's fit_one_cycle with a frozen body, then unfreeze with discriminative rates."""
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pets.progress import progress
+
+from pets.augment import Augment, normalize, train_view, valid_view
+from pets.errors import PetsError
+from pets.loader import batches
+from pets.models import freeze_batchnorm_stats, layer_groups, set_body_frozen
+
+
+@dataclass
+class Recipe:
+    size: int
+    batch_size: int
+    epochs: int
+    epochs_unfrozen: int
+    lr: float
+    lr_unfrozen: tuple
+    body_groups: int
+    weight_decay: float
+    augment: Augment
+    pretrained: bool
+    seed: int = 42
+    workers: int = 0
+
+
+def device_default():
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def seed_everything(seed):
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+
+
+def autocast(device):
+    """bf16 autocast on CUDA; plain fp32 elsewhere."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def to_device(batch, labels, device):
+    return batch.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+
+
+def prepare_input(images, mean, std, device):
+    images = normalize(images, mean, std)
+    return images.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else images
+
+
+@torch.no_grad()
+def validate(model, valid_split, size, mean, std, device, batch_size, workers=0):
+    """(mean loss, error rate) on a CachedSplit; one host sync at the end."""
+    model.eval()
+    loss_sum, wrong = torch.zeros((), device=device), torch.zeros((), device=device)
+    loader = batches(valid_split, batch_size, shuffle=False, workers=workers, pin_memory=device.type == "cuda")
+    for batch, labels in loader:
+        batch, labels = to_device(batch, labels, device)
+        with autocast(device):
+            logits = model(prepare_input(valid_view(batch, size), mean, std, device)).float()
+        loss_sum += F.cross_entropy(logits, labels, reduction="sum")
+        wrong += (logits.argmax(1) != labels).sum()
+    n = len(valid_split)
+    return loss_sum.item() / n, wrong.item() / n
+
+
+def phases(recipe):
+    """(name, body frozen?, epochs, peak learning rate per layer group) of each training phase."""
+    n_groups = recipe.body_groups + 1
+    low, high = recipe.lr_unfrozen
+    spread = np.geomspace(low, high, n_groups).tolist()
+    first = ("frozen", True, recipe.epochs, [0.0] * recipe.body_groups + [recipe.lr])
+    if not recipe.pretrained:  # nothing to freeze: everything trains at `lr` from the start
+        first = ("all", False, recipe.epochs, [recipe.lr] * n_groups)
+    return [first, ("unfrozen", False, recipe.epochs_unfrozen, spread)]
+
+
+def make_optimizer(model, peak_lrs, body_groups, weight_decay):
+    """AdamW with one parameter group per layer group, each at its own peak rate; groups at 0 are left out."""
+    groups = [{"params": params, "lr": lr} for params, lr in zip(layer_groups(model, body_groups), peak_lrs) if lr > 0]
+    return torch.optim.AdamW(groups, weight_decay=weight_decay)
+
+
+def one_cycle(optimizer, total_steps, warmup=0.25, start=1 / 25, end=1e-5):
+    """fast.ai's one-cycle as a factor on each group's peak rate: cosine up from `start` over the first
+    `warmup` share of the steps, then cosine down to `end`. Any number of steps works, even one."""
+    warm_steps = max(1, round(warmup * total_steps))
+
+    def factor(step):
+        if step < warm_steps:
+            low, high, progress = start, 1.0, step / warm_steps
+        else:
+            low, high, progress = 1.0, end, (step - warm_steps) / max(1, total_steps - warm_steps - 1)
+        return high + (low - high) * (1 + math.cos(math.pi * min(progress, 1.0))) / 2
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def fit(model, train_split, valid_split, recipe, mean, std, device, log=print):
+    """Train `model` in place; return one row per epoch (phase, losses, error rate, lr, seconds)."""
+    seed_everything(recipe.seed)
+    model.to(device)
+    if device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    generator = torch.Generator(device=device).manual_seed(recipe.seed)
+    loader = batches(train_split, recipe.batch_size, shuffle=True, seed=recipe.seed, workers=recipe.workers,
+                     pin_memory=device.type == "cuda")
+    history, epoch = [], 0
+    for phase, frozen, epochs, peak_lrs in phases(recipe):
+        if epochs == 0:
+            continue
+        set_body_frozen(model, frozen)
+        optimizer = make_optimizer(model, peak_lrs, recipe.body_groups, recipe.weight_decay)
+        schedule = one_cycle(optimizer, epochs * len(loader))
+        for _ in range(epochs):
+            epoch += 1
+            started = time.perf_counter()
+            model.train()
+            freeze_batchnorm_stats(model)
+            loss_sum = torch.zeros((), device=device)
+            seen = 0
+            for batch, labels in progress(loader, desc=f"epoch {epoch} ({phase})", unit=" batch", leave=False):
+                batch, labels = to_device(batch, labels, device)
+                images = prepare_input(train_view(batch, recipe.size, recipe.augment, generator), mean, std, device)
+                with autocast(device):
+                    loss = F.cross_entropy(model(images).float(), labels)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                loss_sum += loss.detach() * len(labels)
+                seen += len(labels)
+            train_loss = loss_sum.item() / seen  # the epoch's one host sync
+            if not math.isfinite(train_loss):
+                raise PetsError(f"the training loss became {train_loss} in epoch {epoch} ({phase} phase); "
+                                f"try a lower learning rate (train.lr or train.lr_unfrozen)")
+            valid_loss, error_rate = validate(model, valid_split, recipe.size, mean, std, device,
+                                              recipe.batch_size * 2, recipe.workers)
+            row = {"epoch": epoch, "phase": phase, "train_loss": round(train_loss, 6),
+                   "valid_loss": round(valid_loss, 6), "error_rate": round(error_rate, 6),
+                   "lr": optimizer.param_groups[-1]["lr"], "seconds": round(time.perf_counter() - started, 2)}
+            history.append(row)
+            log(f"epoch {epoch} ({phase}): train_loss {train_loss:.4f} valid_loss {valid_loss:.4f} "
+                f"error_rate {error_rate:.4f} in {row['seconds']:.1f}s")
+    set_body_frozen(model, False)
+    return history

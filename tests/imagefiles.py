@@ -1,0 +1,52 @@
+"""Image files of every odd kind, made in the test, for the decoder, the cache and the fixtures."""
+
+import io
+
+import numpy as np
+from PIL import Image
+
+
+def gradient(width=40, height=30):
+    """An RGB image whose pixels say where they are: R grows left to right, G top to bottom."""
+    x = np.linspace(0, 255, width).round().astype(np.uint8)
+    y = np.linspace(0, 255, height).round().astype(np.uint8)
+    pixels = np.zeros((height, width, 3), np.uint8)
+    pixels[..., 0] = x[None, :]
+    pixels[..., 1] = y[:, None]
+    pixels[..., 2] = 128
+    return Image.fromarray(pixels)
+
+
+def encode(image, fmt, **kwargs):
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **kwargs)
+    return buffer.getvalue()
+
+
+def jpeg_with_corrupt_data(image):
+    """A JPEG with stray bytes before its end marker: libjpeg decodes it with a 'Corrupt JPEG data' warning."""
+    data = encode(image, "JPEG")
+    return data[:-2] + b"\x00\x01\x02\x03" + data[-2:]
+
+
+def odd_kinds():
+    """{file name: bytes}: every kind of file the real Pets archive (and worse) holds behind an image name."""
+    base = gradient()
+    rgba = base.convert("RGBA")
+    palette = base.convert("P", palette=Image.Palette.ADAPTIVE)
+    return {
+        "rgb.jpg": encode(base, "JPEG"),
+        "grey.jpg": encode(base.convert("L"), "JPEG"),
+        "gif_behind.jpg": encode(palette, "GIF"),
+        "rgba_png_behind.jpg": encode(rgba, "PNG"),
+        "rgb_png_behind.jpg": encode(base, "PNG"),
+        "corrupt_data.jpg": jpeg_with_corrupt_data(base),
+        "cmyk.jpg": encode(base.convert("CMYK"), "JPEG"),
+        "sixteen_bit.png": encode(Image.fromarray((np.asarray(base.convert("L"), np.uint16) * 257)), "PNG"),
+    }
+
+
+def bad_kinds():
+    """{file name: bytes} that no decoder can read."""
+    good = encode(gradient(), "JPEG")
+    return {"empty.jpg": b"", "text.jpg": b"this is not an image\n", "truncated.jpg": good[: len(good) // 2]}

@@ -1,0 +1,74 @@
+"""A copy of the project in a temporary git repository, to run the real `dvc` commands in."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "pets", "stages", ".dvc/config", ".dvc/.gitignore", ".dvcignore",
+                 ".gitignore", "Makefile"]
+
+
+class Project:
+    def __init__(self, path, torch_home):
+        self.path = Path(path)
+        for name in PROJECT_FILES:
+            source, target = ROOT / name, self.path / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_dir():
+                shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy2(source, target)
+        self.env = {
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "TORCH_HOME": str(torch_home),
+            "DVC_NO_ANALYTICS": "1",
+            "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
+            "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
+        }
+        self.run("git", "init", "-q", "-b", "main")
+        self.commit("project")
+
+    def run(self, *command, check=True):
+        """Run a command in the project; return its stdout and stderr together."""
+        result = subprocess.run(command, cwd=self.path, env=self.env, capture_output=True, text=True)
+        output = result.stdout + result.stderr
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(command)} exited {result.returncode}:\n{output[-4000:]}")
+        return output
+
+    def commit(self, message):
+        self.run("git", "add", "-A")
+        self.run("git", "commit", "-q", "-m", message)
+
+    def set_params(self, **changes):
+        """Edit params.yaml: keys are dotted paths written with '__' (train__epochs=1)."""
+        params = yaml.safe_load((self.path / "params.yaml").read_text())
+        for key, value in changes.items():
+            *parents, last = key.split("__")
+            section = params
+            for part in parents:
+                section = section[part]
+            section[last] = value
+        (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    def json(self, name):
+        return json.loads((self.path / name).read_text())
+
+
+def stages_run(output):
+    """Names of the stages a dvc repro / exp run output says it ran."""
+    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")]
+
+
+def quick_start_args():
+    """The -S overrides of the README's offline quick start, as the Makefile spells them."""
+    text = (ROOT / "Makefile").read_text().replace("\\\n", " ")
+    line = next(line for line in text.splitlines() if line.startswith("DIGITS :="))
+    return line.split(":=", 1)[1].split()

@@ -1,0 +1,110 @@
+import io
+import tarfile
+import zipfile
+
+import pytest
+
+from pets.archive import unpack
+from pets.errors import PetsError
+
+
+def make_tar(path, members, mode="w"):
+    """members: (name, bytes) for files, or (name, TarInfo-like dict) for special entries."""
+    with tarfile.open(path, mode) as tar:
+        for name, content in members:
+            info = tarfile.TarInfo(name)
+            if isinstance(content, bytes):
+                info.size = len(content)
+                tar.addfile(info, io.BytesIO(content))
+            else:
+                for key, value in content.items():
+                    setattr(info, key, value)
+                tar.addfile(info)
+    return path
+
+
+def test_plain_tar_behind_a_gz_name_unpacks(tmp_path):
+    archive = make_tar(tmp_path / "images.tar.gz", [("images/a_1.jpg", b"a")], mode="w")  # not compressed
+    unpack(archive, tmp_path / "out")
+    assert (tmp_path / "out/images/a_1.jpg").read_bytes() == b"a"
+
+
+@pytest.mark.parametrize("mode", ["w:gz", "w:bz2", "w:xz"])
+def test_compression_is_detected_from_the_bytes(tmp_path, mode):
+    archive = make_tar(tmp_path / "data.bin", [("images/a_1.jpg", b"abc")], mode=mode)
+    unpack(archive, tmp_path / "out")
+    assert (tmp_path / "out/images/a_1.jpg").read_bytes() == b"abc"
+
+
+def test_strip_drops_the_leading_folder(tmp_path):
+    archive = make_tar(tmp_path / "pet.tgz", [("oxford-iiit-pet/images/a_1.jpg", b"a"),
+                                              ("oxford-iiit-pet/annotations/list.txt", b"l")], mode="w:gz")
+    unpack(archive, tmp_path / "out", strip=1)
+    assert (tmp_path / "out/images/a_1.jpg").exists() and (tmp_path / "out/annotations/list.txt").exists()
+
+
+def test_zip_unpacks(tmp_path):
+    with zipfile.ZipFile(tmp_path / "d.zip", "w") as zf:
+        zf.writestr("images/b_2.png", b"png")
+    unpack(tmp_path / "d.zip", tmp_path / "out")
+    assert (tmp_path / "out/images/b_2.png").read_bytes() == b"png"
+
+
+@pytest.mark.parametrize("member, reason", [
+    (("/etc/evil", b"x"), "absolute path"),
+    (("images/../../evil", b"x"), "'..'"),
+    (("images/link", {"type": tarfile.SYMTYPE, "linkname": "../../etc/passwd"}), "points outside"),
+    (("images/abs_link", {"type": tarfile.SYMTYPE, "linkname": "/etc/passwd"}), "points outside"),
+    (("images/hard", {"type": tarfile.LNKTYPE, "linkname": "../outside"}), "points outside"),
+    (("images/dev", {"type": tarfile.CHRTYPE, "devmajor": 1, "devminor": 3}), "device"),
+])
+def test_unsafe_tar_members_are_refused_by_name_and_nothing_is_written(tmp_path, member, reason):
+    archive = make_tar(tmp_path / "bad.tar", [("images/ok.jpg", b"ok"), member])
+    out = tmp_path / "deep/out"
+    out.mkdir(parents=True)
+    with pytest.raises(PetsError, match=reason) as error:
+        unpack(archive, out)
+    assert repr(member[0]) in str(error.value)
+    assert list(out.iterdir()) == []
+    assert not (tmp_path / "evil").exists() and not (tmp_path / "deep/evil").exists()
+
+
+def test_symlink_inside_the_archive_is_allowed(tmp_path):
+    archive = make_tar(tmp_path / "ok.tar", [("images/a.jpg", b"a"),
+                                             ("images/b.jpg", {"type": tarfile.SYMTYPE, "linkname": "a.jpg"})])
+    unpack(archive, tmp_path / "out")
+    assert (tmp_path / "out/images/b.jpg").read_bytes() == b"a"
+
+
+@pytest.mark.parametrize("name", ["../evil.txt", "/abs/evil.txt"])
+def test_unsafe_zip_members_are_refused(tmp_path, name):
+    with zipfile.ZipFile(tmp_path / "bad.zip", "w") as zf:
+        zf.writestr(name, b"x")
+    with pytest.raises(PetsError, match="refusing"):
+        unpack(tmp_path / "bad.zip", tmp_path / "out")
+    assert not (tmp_path / "evil.txt").exists()
+
+
+def test_zip_symlink_is_refused(tmp_path):
+    info = zipfile.ZipInfo("images/link")
+    info.external_attr = (0o120777 << 16)
+    with zipfile.ZipFile(tmp_path / "bad.zip", "w") as zf:
+        zf.writestr(info, "/etc/passwd")
+    with pytest.raises(PetsError, match="images/link"):
+        unpack(tmp_path / "bad.zip", tmp_path / "out")
+
+
+def test_archive_that_unpacks_beyond_the_limit_is_refused(tmp_path):
+    with zipfile.ZipFile(tmp_path / "bomb.zip", "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("images/zeros.bin", b"\0" * 2_000_000)
+    assert (tmp_path / "bomb.zip").stat().st_size < 50_000
+    (tmp_path / "out").mkdir()
+    with pytest.raises(PetsError, match="more than 1,000,000 bytes"):
+        unpack(tmp_path / "bomb.zip", tmp_path / "out", max_bytes=1_000_000)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_not_an_archive_is_a_clear_error(tmp_path):
+    (tmp_path / "page.tgz").write_text("<html>")
+    with pytest.raises(PetsError, match="not a tar or zip archive"):
+        unpack(tmp_path / "page.tgz", tmp_path / "out")

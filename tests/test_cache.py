@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from pets.cache import build_cache
+from pets.errors import PetsError
+from pets.loader import CachedSplit, batches
+from tests.imagefiles import bad_kinds, odd_kinds
+
+
+def write_images(root, colours):
+    """{relative path: RGB colour} as solid PNGs; return index rows (label from the name)."""
+    rows = []
+    for i, (name, colour) in enumerate(colours.items()):
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (30, 20), colour).save(path, format="PNG")
+        rows.append({"path": name, "label": name.split("/")[-1].split("_")[0], "split": "valid" if i % 3 == 2 else "train"})
+    return rows
+
+
+def test_cache_holds_each_image_in_row_order_with_labels_and_statistics(tmp_path):
+    colours = {f"images/{label}_{i}.png": (10 * i, 200 if label == "b" else 0, 7) for i, label in
+               enumerate("aabbaabba")}
+    rows = write_images(tmp_path, colours)
+    manifest = build_cache(rows, ["a", "b"], tmp_path, tmp_path, resolution=8, resize="crop", max_bad_frac=0, workers=2)
+    train = np.load(tmp_path / "train.npy")
+    assert train.shape == (6, 8, 8, 3) and train.dtype == np.uint8
+    train_rows = [r for r in rows if r["split"] == "train"]
+    assert manifest["splits"]["train"]["files"] == [r["path"] for r in train_rows]
+    assert manifest["splits"]["train"]["labels"] == [0 if r["label"] == "a" else 1 for r in train_rows]
+    for row_number, row in enumerate(train_rows):
+        assert tuple(train[row_number, 4, 4]) == colours[row["path"]]  # a known pixel lands where expected
+    expected_mean = np.mean([colours[r["path"]] for r in train_rows], axis=0) / 255
+    assert np.allclose(manifest["mean"], expected_mean, atol=1e-5)
+    assert manifest["std"][2] < 1e-3  # the blue channel is constant
+    assert np.load(tmp_path / "valid.npy").shape == (3, 8, 8, 3)
+
+
+def test_undecodable_images_are_left_out_and_listed(tmp_path):
+    rows = write_images(tmp_path, {f"images/a_{i}.png": (i, i, i) for i in range(9)})
+    for name, data in {**bad_kinds(), **odd_kinds()}.items():
+        (tmp_path / "images" / name).write_bytes(data)
+        rows.append({"path": f"images/{name}", "label": "a", "split": "train"})
+    manifest = build_cache(rows, ["a"], tmp_path, tmp_path, resolution=8, resize="squish", max_bad_frac=0.5)
+    bad = {b["path"]: b["reason"] for b in manifest["bad"]}
+    assert set(bad) == {f"images/{name}" for name in bad_kinds()}
+    assert all(reason for reason in bad.values())
+    kept = manifest["splits"]["train"]["files"]
+    assert len(kept) == len(np.load(tmp_path / "train.npy")) == 6 + len(odd_kinds())
+    assert not set(kept) & set(bad)
+    solid = kept.index("images/a_3.png")  # rows after a dropped one moved up with their pixels
+    assert tuple(np.load(tmp_path / "train.npy")[solid, 0, 0]) == (3, 3, 3)
+
+
+def test_too_many_bad_images_fail_the_stage(tmp_path):
+    rows = write_images(tmp_path, {f"images/a_{i}.png": (i, i, i) for i in range(9)})
+    (tmp_path / "images/a_9.png").write_bytes(b"")
+    rows.append({"path": "images/a_9.png", "label": "a", "split": "train"})
+    with pytest.raises(PetsError, match="1 of 10 images cannot be decoded, more than cache.max_bad_frac"):
+        build_cache(rows, ["a"], tmp_path, tmp_path, resolution=8, resize="crop", max_bad_frac=0.05)
+
+
+def test_loader_batches_come_from_the_memory_map(tmp_path):
+    rows = write_images(tmp_path, {f"images/a_{i}.png": (i, 0, 0) for i in range(30)})
+    build_cache(rows, ["a"], tmp_path, tmp_path, resolution=4, resize="crop", max_bad_frac=0)
+    split = CachedSplit(tmp_path, "train")
+    assert isinstance(split.pixels, np.memmap)
+    seen = []
+    for pixels, labels in batches(split, 8, shuffle=True, seed=1, workers=0):
+        assert pixels.shape[1:] == (4, 4, 3) and len(pixels) == len(labels) == 8
+        seen += pixels[:, 0, 0, 0].tolist()
+    assert len(seen) == 16 and len(set(seen)) == 16  # drop_last: 20 images, 2 full batches, no repeats
+    again = [p[:, 0, 0, 0].tolist() for p, _ in batches(split, 8, shuffle=True, seed=1)]
+    assert sum(again, []) == seen

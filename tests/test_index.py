@@ -1,0 +1,105 @@
+from pathlib import Path
+
+import pytest
+
+from pets.errors import PetsError
+from pets.index import build_index, label_reader, random_split
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "oxford-iiit-pet"
+PETS_PATTERN = r"^(.+)_\d+$"
+
+
+def touch(root, *names):
+    for name in names:
+        path = Path(root) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+
+
+def index(root, **overrides):
+    args = dict(images="images", label_rule="regex", pattern=PETS_PATTERN, csv_name="labels.csv",
+                split_rule="random", valid_frac=0.2, seed=42, skip_unlabelled=False)
+    args.update(overrides)
+    return build_index(root, **args)
+
+
+def test_regex_rule_reads_pets_breeds_keeping_case():
+    read = label_reader("regex", ".", PETS_PATTERN)
+    assert read("images/Abyssinian_100.jpg") == "Abyssinian"
+    assert read("images/american_pit_bull_terrier_12.jpg") == "american_pit_bull_terrier"
+    assert read("images/great_pyrenees_1.jpeg") == "great_pyrenees"
+    assert read("images/no-number.jpg") is None
+
+
+def test_folder_rule_reads_the_parent_folder(tmp_path):
+    touch(tmp_path, "train/cat/x1.jpg", "train/dog/x2.jpg", "train/dog/x3.png")
+    rows, classes, _ = index(tmp_path, images="train", label_rule="folder")
+    assert classes == ["cat", "dog"]
+    assert {r["path"]: r["label"] for r in rows}["train/dog/x3.png"] == "dog"
+
+
+def test_csv_rule_reads_the_table(tmp_path):
+    touch(tmp_path, "images/a.jpg", "images/b.jpg", "images/c.jpg")
+    (tmp_path / "labels.csv").write_text("file,label\na.jpg,cat\nb.jpg,dog\nc.jpg,dog\n")
+    rows, classes, _ = index(tmp_path, label_rule="csv", valid_frac=0.3)
+    assert classes == ["cat", "dog"] and {r["path"]: r["label"] for r in rows}["images/a.jpg"] == "cat"
+
+
+def test_non_images_are_skipped_and_counted(tmp_path):
+    touch(tmp_path, "images/Abyssinian_1.jpg", "images/Abyssinian_2.jpg", "images/Abyssinian_100.mat",
+          "images/.DS_Store")
+    rows, _, report = index(tmp_path, valid_frac=0.5)
+    assert len(rows) == 2
+    assert {s["path"]: s["reason"] for s in report["skipped"]} == {
+        "images/Abyssinian_100.mat": "not an image (.mat)", "images/.DS_Store": "hidden file"}
+
+
+def test_unreadable_names_stop_the_stage_showing_at_most_ten(tmp_path):
+    touch(tmp_path, "images/Abyssinian_1.jpg", *[f"images/bad{i}.jpg" for i in range(12)])
+    with pytest.raises(PetsError) as error:
+        index(tmp_path)
+    message = str(error.value)
+    assert "12 file name(s)" in message and "and 2 more" in message and "skip_unlabelled" in message
+    assert message.count("bad") == 10
+
+
+def test_unreadable_names_can_be_skipped_and_reported(tmp_path):
+    touch(tmp_path, "images/Abyssinian_1.jpg", "images/Abyssinian_2.jpg", "images/bad.jpg")
+    rows, _, report = index(tmp_path, skip_unlabelled=True, valid_frac=0.5)
+    assert len(rows) == 2
+    assert report["skipped"] == [{"path": "images/bad.jpg", "reason": "label rule cannot read the name"}]
+
+
+def test_random_split_sizes_determinism_and_no_overlap():
+    paths = [f"images/x_{i}.jpg" for i in range(1000)]
+    split = random_split(paths, 0.2, seed=7)
+    assert sum(s == "valid" for s in split.values()) == 200
+    assert split == random_split(list(reversed(paths)), 0.2, seed=7)  # order of listing does not matter
+    assert split != random_split(paths, 0.2, seed=8)
+    assert set(split) == set(paths)
+
+
+def test_official_split_uses_the_real_lists_and_carves_validation_out_of_trainval(tmp_path):
+    names = (SHARED / "images.txt").read_text().split()
+    touch(tmp_path, *[f"images/{n}" for n in names])
+    (tmp_path / "annotations").mkdir()
+    for name in ("trainval.txt", "test.txt"):
+        (tmp_path / "annotations" / name).write_text((SHARED / "annotations" / name).read_text())
+    rows, classes, report = index(tmp_path, split_rule="official")
+    assert len(classes) == 37
+    assert report["splits"] == {"train": 2944, "valid": 736, "test": 3669}
+    reasons = [s["reason"] for s in report["skipped"]]
+    assert reasons.count("not an image (.mat)") == 3 and reasons.count("in neither official list") == 41
+    test_names = {line.split()[0] for line in (SHARED / "annotations/test.txt").read_text().splitlines()}
+    assert all((Path(r["path"]).stem in test_names) == (r["split"] == "test") for r in rows)
+
+
+def test_a_class_without_training_images_is_an_error(tmp_path):
+    touch(tmp_path, *[f"images/cat_{i}.jpg" for i in range(20)], "images/dog_1.jpg")
+    with pytest.raises(PetsError, match="no training images"):
+        index(tmp_path, valid_frac=0.99)
+
+
+def test_missing_images_folder_is_named(tmp_path):
+    with pytest.raises(PetsError, match="index.images"):
+        index(tmp_path)

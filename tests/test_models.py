@@ -1,0 +1,107 @@
+import urllib.error
+
+import pytest
+import torch
+import torchvision
+
+from pets.errors import PetsError
+from pets.models import (build_model, check_arch, head_name, layer_groups, load_checkpoint, model_from_checkpoint,
+                         save_checkpoint)
+
+DATA_STATS = ([0.5] * 3, [0.25] * 3)
+
+
+def test_unknown_arch_suggests_the_closest_names():
+    with pytest.raises(PetsError, match="did you mean resnet50"):
+        check_arch("resnet05")
+
+
+@pytest.mark.parametrize("arch, head", [("resnet18", "fc"), ("mobilenet_v3_small", "classifier.3"),
+                                        ("efficientnet_b0", "classifier.1")])
+def test_head_is_the_last_linear_layer_and_is_replaced_for_the_classes(arch, head):
+    model, _, _ = build_model(arch, 7, "none", *DATA_STATS)
+    assert head_name(model) == head and model.get_submodule(head).out_features == 7
+
+
+def place_imagenet_weights(torch_home, arch):
+    """A state dict under torchvision's own file name in TORCH_HOME's hub cache, as a download would leave it."""
+    weights = torchvision.models.get_model_weights(arch).DEFAULT
+    checkpoints = torch_home / "hub" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    torch.manual_seed(123)
+    state = torchvision.models.get_model(arch).state_dict()
+    torch.save(state, checkpoints / weights.url.rsplit("/", 1)[1])
+    return state
+
+
+def test_imagenet_weights_load_from_torch_home_and_keep_the_body(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    state = place_imagenet_weights(tmp_path, "resnet18")
+    model, mean, std = build_model("resnet18", 37, "imagenet", *DATA_STATS)
+    loaded = model.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in state.items() if not k.startswith("fc."))
+    assert model.fc.out_features == 37 and mean == (0.485, 0.456, 0.406)
+
+
+def test_missing_imagenet_weights_without_network_say_where_and_how_out(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("Temporary failure in name resolution")
+    monkeypatch.setattr(torch.hub, "urlopen", offline)
+    with pytest.raises(PetsError) as error:
+        build_model("resnet18", 37, "imagenet", *DATA_STATS)
+    message = str(error.value)
+    assert str(tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth") in message
+    assert "-S weights=none" in message and "place https://download.pytorch.org" in message
+
+
+def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
+    torch.manual_seed(0)
+    model, mean, std = build_model("resnet18", 3, "none", *DATA_STATS)
+    model.eval()
+    save_checkpoint(tmp_path / "model.pt", model, "resnet18", ["a", "b", "c"], 32, mean, std)
+    again, meta = model_from_checkpoint(tmp_path / "model.pt")
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.equal(model(x), again(x))
+    assert meta["classes"] == ["a", "b", "c"] and meta["size"] == 32 and meta["mean"] == mean
+
+
+def test_weights_from_a_path_with_other_classes_keep_the_body_and_replace_the_head(tmp_path):
+    torch.manual_seed(0)
+    source, _, _ = build_model("resnet18", 5, "none", *DATA_STATS)
+    save_checkpoint(tmp_path / "five.pt", source, "resnet18", list("abcde"), 32, [0.1] * 3, [0.2] * 3)
+    model, mean, std = build_model("resnet18", 3, str(tmp_path / "five.pt"), *DATA_STATS)
+    saved, loaded = source.state_dict(), model.state_dict()
+    assert all(torch.equal(loaded[k], saved[k]) for k in saved if not k.startswith("fc."))
+    assert model.fc.out_features == 3 and mean == [0.1] * 3
+
+
+def test_weights_for_another_arch_or_not_a_checkpoint_are_clear_errors(tmp_path):
+    source, _, _ = build_model("resnet18", 5, "none", *DATA_STATS)
+    save_checkpoint(tmp_path / "r18.pt", source, "resnet18", list("abcde"), 32, *DATA_STATS)
+    with pytest.raises(PetsError, match="a checkpoint of resnet18, not resnet34"):
+        build_model("resnet34", 3, str(tmp_path / "r18.pt"), *DATA_STATS)
+    torch.save(source.state_dict(), tmp_path / "bare.pt")
+    with pytest.raises(PetsError, match="do not fit resnet34"):
+        build_model("resnet34", 3, str(tmp_path / "bare.pt"), *DATA_STATS)
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(PetsError, match="not a PyTorch checkpoint"):
+        load_checkpoint(tmp_path / "notes.txt")
+
+
+def test_checkpoints_are_loaded_without_unpickling_code(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("unpickled!",))
+    torch.save({"state_dict": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(PetsError, match="not a PyTorch checkpoint"):
+        load_checkpoint(tmp_path / "evil.pt")
+
+
+def test_layer_groups_cover_every_parameter_once_in_order():
+    model, _, _ = build_model("resnet18", 4, "none", *DATA_STATS)
+    groups = layer_groups(model, 2)
+    assert len(groups) == 3 and groups[-1] == list(model.fc.parameters())
+    flat = [id(p) for group in groups for p in group]
+    assert flat == [id(p) for p in model.parameters()]

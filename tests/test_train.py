@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+import torch
+
+from pets.augment import Augment
+from pets.errors import PetsError
+from pets.loader import CachedSplit
+from pets.models import build_model, layer_groups
+from pets.train import Recipe, fit, make_optimizer, one_cycle, phases
+
+CPU = torch.device("cpu")
+NO_AUGMENT = Augment(min_scale=1.0, flip=False, max_rotate=0.0, max_zoom=1.0, max_lighting=0.0)
+
+
+def recipe(**overrides):
+    settings = dict(size=16, batch_size=8, epochs=1, epochs_unfrozen=0, lr=1e-2, lr_unfrozen=(1e-4, 1e-2),
+                    body_groups=2, weight_decay=0.01, augment=Augment(), pretrained=True, seed=0)
+    settings.update(overrides)
+    return Recipe(**settings)
+
+
+def splits(cache):
+    return CachedSplit(cache, "train"), CachedSplit(cache, "valid")
+
+
+def model_and_stats(cache):
+    torch.manual_seed(0)
+    manifest = CachedSplit(cache, "train").manifest
+    return build_model("resnet18", 2, "none", manifest["mean"], manifest["std"])
+
+
+def test_a_frozen_epoch_leaves_the_body_bit_identical_and_trains_the_head(colour_cache):
+    model, mean, std = model_and_stats(colour_cache)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fit(model, *splits(colour_cache), recipe(), mean, std, CPU, log=lambda line: None)
+    after = model.state_dict()
+    body = [k for k in before if not k.startswith("fc.")]
+    assert all(torch.equal(before[k], after[k]) for k in body)  # weights and BatchNorm statistics alike
+    assert not torch.equal(before["fc.weight"], after["fc.weight"])
+
+
+def test_the_unfrozen_phase_updates_every_layer_group_at_its_own_rate(colour_cache):
+    model, mean, std = model_and_stats(colour_cache)
+    frozen, unfrozen = phases(recipe())
+    assert frozen[3] == [0.0, 0.0, 1e-2]
+    assert np.allclose(unfrozen[3], [1e-4, 1e-3, 1e-2])
+    optimizer = make_optimizer(model, unfrozen[3], 2, 0.01)
+    groups = layer_groups(model, 2)
+    assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([1e-4, 1e-3, 1e-2])
+    assert [len(g["params"]) for g in optimizer.param_groups] == [len(g) for g in groups]
+    before = [[p.clone() for p in g] for g in groups]
+    fit(model, *splits(colour_cache), recipe(epochs=0, epochs_unfrozen=1), mean, std, CPU, log=lambda line: None)
+    for group_before, group_after in zip(before, groups):
+        assert any(not torch.equal(b, a) for b, a in zip(group_before, group_after))
+
+
+def test_without_pretrained_weights_everything_trains_from_the_start():
+    first, _ = phases(recipe(pretrained=False))
+    assert first[0] == "all" and first[1] is False and first[3] == [1e-2] * 3
+
+
+def test_one_cycle_warms_up_for_a_quarter_then_anneals():
+    optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = one_cycle(optimizer, 100)
+    trace = []
+    for _ in range(100):
+        trace.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    peak = int(np.argmax(trace))
+    assert trace[0] == pytest.approx(1 / 25) and peak == 25 and trace[peak] == pytest.approx(1.0)
+    assert all(a < b for a, b in zip(trace[:peak], trace[1:peak + 1]))
+    assert all(a > b for a, b in zip(trace[peak:], trace[peak + 1:])) and trace[-1] == pytest.approx(1e-5)
+
+
+def test_one_cycle_works_for_a_handful_of_steps():
+    optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = one_cycle(optimizer, 3)
+    trace = []
+    for _ in range(3):
+        trace.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert trace == pytest.approx([1 / 25, 1.0, 1e-5])
+
+
+def test_training_learns_the_colours_and_is_deterministic_on_cpu(colour_cache):
+    runs = []
+    for _ in range(2):
+        model, mean, std = model_and_stats(colour_cache)
+        runs.append(fit(model, *splits(colour_cache), recipe(pretrained=False, epochs=4, lr=3e-3, augment=NO_AUGMENT),
+                        mean, std, CPU, log=lambda line: None))
+    assert runs[0][-1]["error_rate"] <= 0.1
+    strip = [[{k: v for k, v in row.items() if k != "seconds"} for row in run] for run in runs]
+    assert strip[0] == strip[1]
+
+
+def test_a_diverging_loss_stops_with_the_epoch_and_a_hint(colour_cache):
+    model, mean, std = model_and_stats(colour_cache)
+    with torch.no_grad():
+        model.fc.weight.fill_(float("nan"))
+    with pytest.raises(PetsError, match=r"became nan in epoch 1 \(frozen phase\); try a lower learning rate"):
+        fit(model, *splits(colour_cache), recipe(), mean, std, CPU, log=lambda line: None)
