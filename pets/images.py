@@ -32,4 +32,4 @@ def load_image(path, resolution, resize="crop"):
             image = ImageOps.fit(image, (resolution, resolution), RESAMPLE)
         else:
             image = image.resize((resolution, resolution), RESAMPLE)
-        return np.asarray(image, dtype=np.uint8)
+        return np.array(image, dtype=np.uint8)  # a writable copy, ready for torch.from_numpy

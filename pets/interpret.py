@@ -23,3 +23,4 @@ def write_interpretation(probs, labels, classes, pixels, out, n_top_losses):
               for i in worst]
     image_grid([pixels[i] for i in worst], titles, out / "top_losses.png",
                heading="prediction / actual / loss / probability of actual")
+

@@ -123,10 +123,15 @@ def freeze_batchnorm_stats(model):
             module.eval()
 
 
-def save_checkpoint(path, model, arch, classes, size, mean, std):
-    """Everything needed to rebuild and use the model without params.yaml; written atomically."""
+def save_checkpoint(path, model, *, arch, classes, size, mean, std, resolution=None, resize="crop"):
+    """Everything needed to rebuild and use the model without params.yaml; written atomically.
+
+    New images are prepared as the cache prepared the training ones: made square by `resize`
+    (crop or squish) at `resolution`, then resized to `size` and normalised with `mean` and `std`.
+    """
     checkpoint = {
         "arch": arch, "classes": list(classes), "size": size, "mean": list(mean), "std": list(std),
+        "resolution": resolution or size, "resize": resize,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
     path = Path(path)

@@ -7,8 +7,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 from pets.atomic import atomic_path  # noqa: E402
+from pets.augment import train_view, valid_view  # noqa: E402
 
 
 def _save(figure, path):
@@ -48,5 +50,30 @@ def confusion_matrix(predicted, labels, classes, path):
             ax.text(j, i, count, ha="center", va="center", fontsize=6,
                     color="white" if count > matrix.max() / 2 else "black")
     ax.set_title("confusion matrix")
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def show_batch(split, size, augment, classes, path, n=9, seed=0):
+    """A grid of `n` images of a CachedSplit as the model sees them (augmented when `augment` is given)."""
+    rows = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))[:n].tolist()
+    pixels, labels = split[rows]
+    if augment is None:
+        images = valid_view(pixels, size)
+    else:
+        images = train_view(pixels, size, augment, torch.Generator().manual_seed(seed))
+    image_grid(images.permute(0, 2, 3, 1).numpy(), [classes[i] for i in labels.tolist()], path)
+
+
+def lr_curve(rates, losses, suggested, path):
+    """The learning-rate finder's smoothed loss against the rate (log axis), with the suggestions marked."""
+    figure, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(rates, losses)
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("smoothed loss")
+    for (name, rate), colour in zip(suggested.items(), ("red", "green")):
+        ax.axvline(rate, color=colour, linestyle="--", label=f"{name}: {rate:.1e}")
+    ax.legend()
     figure.tight_layout()
     _save(figure, path)

@@ -35,13 +35,13 @@ class Project:
         self.run("git", "init", "-q", "-b", "main")
         self.commit("project")
 
-    def run(self, *command, check=True):
-        """Run a command in the project; return its stdout and stderr together."""
+    def run(self, *command, check=True, stdout_only=False):
+        """Run a command in the project; return its stdout and stderr together (or stdout alone)."""
         result = subprocess.run(command, cwd=self.path, env=self.env, capture_output=True, text=True)
         output = result.stdout + result.stderr
         if check and result.returncode != 0:
             raise AssertionError(f"{' '.join(command)} exited {result.returncode}:\n{output[-4000:]}")
-        return output
+        return result.stdout if stdout_only else output
 
     def commit(self, message):
         self.run("git", "add", "-A")

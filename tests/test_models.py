@@ -60,7 +60,8 @@ def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
     torch.manual_seed(0)
     model, mean, std = build_model("resnet18", 3, "none", *DATA_STATS)
     model.eval()
-    save_checkpoint(tmp_path / "model.pt", model, "resnet18", ["a", "b", "c"], 32, mean, std)
+    save_checkpoint(tmp_path / "model.pt", model, arch="resnet18", classes=["a", "b", "c"], size=32, mean=mean,
+                    std=std)
     again, meta = model_from_checkpoint(tmp_path / "model.pt")
     x = torch.randn(2, 3, 32, 32)
     assert torch.equal(model(x), again(x))
@@ -70,7 +71,8 @@ def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
 def test_weights_from_a_path_with_other_classes_keep_the_body_and_replace_the_head(tmp_path):
     torch.manual_seed(0)
     source, _, _ = build_model("resnet18", 5, "none", *DATA_STATS)
-    save_checkpoint(tmp_path / "five.pt", source, "resnet18", list("abcde"), 32, [0.1] * 3, [0.2] * 3)
+    save_checkpoint(tmp_path / "five.pt", source, arch="resnet18", classes=list("abcde"), size=32, mean=[0.1] * 3,
+                    std=[0.2] * 3)
     model, mean, std = build_model("resnet18", 3, str(tmp_path / "five.pt"), *DATA_STATS)
     saved, loaded = source.state_dict(), model.state_dict()
     assert all(torch.equal(loaded[k], saved[k]) for k in saved if not k.startswith("fc."))
@@ -79,7 +81,8 @@ def test_weights_from_a_path_with_other_classes_keep_the_body_and_replace_the_he
 
 def test_weights_for_another_arch_or_not_a_checkpoint_are_clear_errors(tmp_path):
     source, _, _ = build_model("resnet18", 5, "none", *DATA_STATS)
-    save_checkpoint(tmp_path / "r18.pt", source, "resnet18", list("abcde"), 32, *DATA_STATS)
+    save_checkpoint(tmp_path / "r18.pt", source, arch="resnet18", classes=list("abcde"), size=32, mean=DATA_STATS[0],
+                    std=DATA_STATS[1])
     with pytest.raises(PetsError, match="a checkpoint of resnet18, not resnet34"):
         build_model("resnet34", 3, str(tmp_path / "r18.pt"), *DATA_STATS)
     torch.save(source.state_dict(), tmp_path / "bare.pt")

@@ -1,6 +1,7 @@
 """End to end on digits: the README's offline quick start, an experiment, and comparing commits."""
 
 import json
+import subprocess
 
 import pytest
 from PIL import Image
@@ -30,6 +31,57 @@ def test_quick_start_learns_digits(project):
     log = (project.path / "metrics/train_log.tsv").read_text().splitlines()
     assert log[0].split("\t")[:5] == ["epoch", "phase", "train_loss", "valid_loss", "error_rate"] and len(log) == 9
     project.commit("digits with resnet18")
+
+
+def test_pictures_and_plots_are_there_with_data(project):
+    for picture, width in (("show_batch.png", 200), ("show_valid.png", 200), ("confusion.png", 300)):
+        with Image.open(project.path / "metrics" / picture) as image:
+            assert image.format == "PNG" and image.size[0] >= width
+    plots = json.loads(project.run("dvc", "plots", "show", "--json"))["data"]
+    declared = {"losses", "error_rate", "confusion", "metrics/show_batch.png", "metrics/show_valid.png",
+                "metrics/confusion.png", "metrics/top_losses.png"}
+    assert set(plots) == declared
+    for name in ("losses", "error_rate", "confusion"):
+        assert plots[name][0]["content"]["data"]["values"], name
+
+
+def test_predict_agrees_with_evaluate(project):
+    manifest = project.json("data/cache/manifest.json")
+    valid_files = manifest["splits"]["valid"]["files"][:20]
+    confusion = project.json("metrics/confusion.json")[:20]
+    predictions = json.loads(project.run("python", "-m", "pets", "predict", "--json", "--top", "2",
+                                         *[f"data/raw/{name}" for name in valid_files], stdout_only=True))
+    assert [p["path"] for p in predictions] == [f"data/raw/{name}" for name in valid_files]
+    assert [p["predictions"][0]["class"] for p in predictions] == [r["predicted"] for r in confusion]
+    assert all(len(p["predictions"]) == 2 and p["predictions"][0]["probability"] >= p["predictions"][1]["probability"]
+               for p in predictions)
+    folder = project.run("python", "-m", "pets", "predict", "data/raw/images", stdout_only=True)
+    assert len(folder.strip().splitlines()) == 1797
+
+
+def test_predict_says_clearly_when_an_input_is_not_an_image(project):
+    (project.path / "notes.txt").write_text("not a picture")
+    result = subprocess.run(["python", "-m", "pets", "predict", "notes.txt", "data/raw/images/3_1.png"],
+                            cwd=project.path, env=project.env, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "notes.txt: not an image" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "error: 1 of 2 input(s) could not be read as images (listed above)"
+    assert result.stdout.startswith("data/raw/images/3_1.png\t")
+
+
+def test_lr_find_sweeps_until_the_loss_explodes_and_suggests_a_rate_inside(project, tmp_path):
+    project.run("python", "-m", "pets", "lr_find", "--iterations", "80", "--out", str(tmp_path))
+    rows = [line.split("\t") for line in (tmp_path / "lr_find.tsv").read_text().splitlines()[1:]]
+    rates, losses = [float(r) for r, _ in rows], [float(l) for _, l in rows]
+    assert rates == sorted(rates) and rates[0] == pytest.approx(1e-7)
+    lowest = losses.index(min(losses))
+    assert losses[lowest] < losses[0] * 0.8  # it decreases...
+    assert len(rates) < 80 or losses[-1] > 2 * losses[lowest]  # ...then explodes
+    suggested = json.loads((tmp_path / "lr_find.json").read_text())
+    assert set(suggested) == {"steepest", "minimum/10"}
+    assert all(rates[0] <= rate <= rates[-1] for rate in suggested.values())
+    with Image.open(tmp_path / "lr_find.png") as image:
+        assert image.format == "PNG"
 
 
 def test_an_arch_experiment_reruns_only_train_and_evaluate(project):

@@ -1,0 +1,58 @@
+"""Command line: `python -m pets predict IMAGE|FOLDER ...` and `python -m pets lr_find`."""
+
+import argparse
+import json
+import sys
+
+from pets.errors import PetsError, report_errors
+
+
+def predict_command(args):
+    from pets.models import model_from_checkpoint
+    from pets.predict import image_paths, predict_files
+    from pets.train import device_default
+
+    model, checkpoint = model_from_checkpoint(args.model)
+    paths = image_paths(args.inputs)
+    results, failed = [], 0
+    for path, top, error in predict_files(model, checkpoint, paths, device_default(), args.top, args.batch_size):
+        if top is None:
+            failed += 1
+            print(f"{path}: {error}", file=sys.stderr)
+        elif args.json:
+            results.append({"path": str(path), "predictions": [{"class": c, "probability": round(p, 6)} for c, p in top]})
+        else:
+            print(f"{path}\t" + ", ".join(f"{c} {p:.3f}" for c, p in top))
+    if args.json:
+        print(json.dumps(results, indent=1))
+    if failed:
+        raise PetsError(f"{failed} of {len(paths)} input(s) could not be read as images (listed above)")
+
+
+def lr_find_command(args):
+    from pets.lr_find import run_lr_find
+    run_lr_find(args.phase, args.out, args.iterations)
+
+
+@report_errors
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m pets", description="Use and tune the pets model.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    predict = commands.add_parser("predict", help="print the top classes of images (files or folders)")
+    predict.add_argument("inputs", nargs="+", help="image files or folders of images")
+    predict.add_argument("--model", default="models/model.pt")
+    predict.add_argument("--top", type=int, default=3, help="classes per image")
+    predict.add_argument("--batch-size", type=int, default=64)
+    predict.add_argument("--json", action="store_true", help="print JSON instead of text")
+    predict.set_defaults(run=predict_command)
+    lr_find = commands.add_parser("lr_find", help="learning-rate range test on the cached training split")
+    lr_find.add_argument("--phase", choices=["frozen", "unfrozen"], default="frozen")
+    lr_find.add_argument("--iterations", type=int, default=100)
+    lr_find.add_argument("--out", default="metrics", help="folder for lr_find.tsv and lr_find.png")
+    lr_find.set_defaults(run=lr_find_command)
+    args = parser.parse_args(argv)
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()

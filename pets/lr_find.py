@@ -1,0 +1,89 @@
+"""fast.ai's learning-rate range test: an exponential sweep of the rate over mini-batches until the loss explodes."""
+
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from pets.atomic import write_json, write_text
+from pets.augment import Augment, train_view
+from pets.errors import PetsError
+from pets.loader import CachedSplit, batches
+from pets.models import build_model, check_arch, freeze_batchnorm_stats, set_body_frozen
+from pets.params import load_params
+from pets.pictures import lr_curve
+from pets.progress import progress
+from pets.train import Recipe, autocast, device_default, prepare_input, seed_everything, to_device
+
+
+def _endless(split, batch_size, seed):
+    for epoch in itertools.count():
+        yield from batches(split, batch_size, shuffle=True, seed=seed + epoch)
+
+
+def lr_range_test(model, split, recipe, mean, std, device, start=1e-7, end=10.0, iterations=100, beta=0.98):
+    """(rates, smoothed losses) of an exponential sweep from `start` to `end`, stopped when the loss explodes."""
+    model.to(device).train()
+    freeze_batchnorm_stats(model)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=start,
+                                  weight_decay=recipe.weight_decay)
+    generator = torch.Generator(device=device).manual_seed(recipe.seed)
+    rates, smoothed, average, best = [], [], 0.0, math.inf
+    loader = zip(range(iterations), _endless(split, recipe.batch_size, recipe.seed))
+    for step, (batch, labels) in progress(loader, total=iterations, desc="lr_find", unit=" batch"):
+        rate = start * (end / start) ** (step / max(1, iterations - 1))
+        for group in optimizer.param_groups:
+            group["lr"] = rate
+        batch, labels = to_device(batch, labels, device)
+        images = prepare_input(train_view(batch, recipe.size, recipe.augment, generator), mean, std, device)
+        with autocast(device):
+            loss = F.cross_entropy(model(images).float(), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        average = beta * average + (1 - beta) * loss.item()  # one sync per step: the sweep needs every loss
+        value = average / (1 - beta ** (step + 1))
+        if not math.isfinite(value) or value > 4 * best:
+            break
+        best = min(best, value)
+        rates.append(rate)
+        smoothed.append(value)
+    return rates, smoothed
+
+
+def suggestions(rates, losses):
+    """fast.ai's two suggestions: the rate of steepest descent, and the rate of the lowest loss divided by 10."""
+    if len(rates) < 3:
+        raise PetsError("the loss exploded within the first few batches; nothing to suggest")
+    log_rates, losses = np.log10(rates), np.asarray(losses)
+    steepest = int(np.argmin(np.gradient(losses, log_rates)))
+    return {"steepest": float(rates[steepest]), "minimum/10": float(rates[int(np.argmin(losses))] / 10)}
+
+
+def run_lr_find(phase, out, iterations):
+    """Run the test with params.yaml's model and training settings; write the curve (lr_find.tsv, lr_find.png)
+    and the suggestions (lr_find.json) to `out`."""
+    params = load_params()
+    p = params["train"]
+    check_arch(params["arch"])
+    split = CachedSplit("data/cache", "train")
+    manifest = split.manifest
+    seed_everything(p["seed"])
+    model, mean, std = build_model(params["arch"], len(manifest["classes"]), params["weights"],
+                                   manifest["mean"], manifest["std"])
+    set_body_frozen(model, phase == "frozen" and params["weights"] != "none")
+    recipe = Recipe(size=params["size"], batch_size=p["batch_size"], epochs=0, epochs_unfrozen=0, lr=p["lr"],
+                    lr_unfrozen=tuple(p["lr_unfrozen"]), body_groups=p["body_groups"],
+                    weight_decay=p["weight_decay"], augment=Augment(**p["augment"]), pretrained=True, seed=p["seed"])
+    rates, losses = lr_range_test(model, split, recipe, mean, std, device_default(), iterations=iterations)
+    suggested = suggestions(rates, losses)
+    out = Path(out)
+    write_json(out / "lr_find.json", suggested)
+    write_text(out / "lr_find.tsv", "lr\tloss\n" + "".join(f"{r:.6g}\t{l:.6f}\n" for r, l in zip(rates, losses)))
+    lr_curve(rates, losses, suggested, out / "lr_find.png")
+    print("lr_find: " + ", ".join(f"{name} {rate:.2e}" for name, rate in suggested.items()) +
+          f" (curve in {out / 'lr_find.png'})")
+    return suggested
