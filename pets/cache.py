@@ -15,17 +15,20 @@ from pets.index import SPLITS
 
 CHUNK = 32  # images per task: large enough to amortise the pool's overhead, small enough for a smooth bar
 MANIFEST = "manifest.json"
+STATS_STRIDE = 4  # mean and std from every 4th pixel each way: as good for normalising, 16 times cheaper
 
-_array = None  # the split's array, opened once in each worker process
+_target = None  # (file descriptor, byte offset of row 0, bytes per row) of the split's array, per worker
 
 
 def _open_array(path):
-    global _array
-    _array = open_memmap(path, mode="r+")
+    """Workers write rows with pwrite: one system call per image, cheaper than faulting in mmap pages."""
+    global _target
+    array = np.load(path, mmap_mode="r")
+    _target = (os.open(path, os.O_WRONLY), array.offset, array[0].nbytes if len(array) else 0)
 
 
 def _decode_chunk(task):
-    """Decode rows start.. into the shared array; return (count, bad rows with reasons, pixel sums, squares)."""
+    """Decode rows start.. into the split's array file; return (count, bad rows with reasons, pixel sums, squares)."""
     start, paths, resolution, resize = task
     bad, sums, squares = [], np.zeros(3), np.zeros(3)
     for row, path in enumerate(paths, start):
@@ -34,10 +37,11 @@ def _decode_chunk(task):
         except Exception as error:  # noqa: BLE001 - any decoding failure is reported, not fatal
             bad.append((row, f"{type(error).__name__}: {' '.join(str(error).split())}"))
             continue
-        _array[row] = pixels
-        flat = pixels.reshape(-1, 3).astype(np.float64) / 255.0
-        sums += flat.sum(0)
-        squares += (flat ** 2).sum(0)
+        fd, offset, row_bytes = _target
+        os.pwrite(fd, pixels.data, offset + row * row_bytes)
+        sample = pixels[::STATS_STRIDE, ::STATS_STRIDE].reshape(-1, 3).astype(np.float64) / 255.0
+        sums += sample.sum(0)
+        squares += (sample * sample).sum(0)
     return len(paths), bad, sums, squares
 
 
@@ -91,7 +95,8 @@ def build_cache(rows, classes, root, out, resolution, resize, max_bad_frac, work
         }
         manifest["bad"] += [{"path": split_rows[i]["path"], "reason": reason} for i, reason in sorted(bad.items())]
         if split == "train":
-            total_sums, total_squares, train_pixels = sums, squares, len(kept) * resolution * resolution
+            samples_per_image = len(range(0, resolution, STATS_STRIDE)) ** 2
+            total_sums, total_squares, train_pixels = sums, squares, len(kept) * samples_per_image
     n_bad, n_all = len(manifest["bad"]), len(rows)
     if n_bad > max_bad_frac * n_all:
         examples = "; ".join(f"{b['path']}: {b['reason']}" for b in manifest["bad"][:3])

@@ -4,10 +4,13 @@ import numpy as np
 from PIL import Image, ImageOps
 
 RESAMPLE = Image.Resampling.BILINEAR
+ORIENTATION = 0x0112  # the EXIF tag
 
 
 def to_rgb(image):
     """RGB whatever the mode: transparency goes on white, 16-bit and float pixels are scaled to 8 bits."""
+    if image.mode == "RGB":
+        return image
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         pixels = np.asarray(image, dtype=np.float64)
         high = 65535.0 if image.mode.startswith("I;16") or pixels.max() > 255 else 255.0
@@ -19,6 +22,11 @@ def to_rgb(image):
     return image.convert("RGB")
 
 
+def upright(image):
+    """The image turned as its EXIF orientation says (most photos need nothing, and get no copy)."""
+    return ImageOps.exif_transpose(image) if image.getexif().get(ORIENTATION, 1) != 1 else image
+
+
 def load_image(path, resolution, resize="crop"):
     """(resolution, resolution, 3) uint8 pixels of the first frame, upright by its EXIF orientation.
 
@@ -27,9 +35,11 @@ def load_image(path, resolution, resize="crop"):
     """
     with Image.open(path) as image:
         image.draft("RGB", (resolution, resolution))  # JPEG: decode at a reduced scale when that is enough
-        image = to_rgb(ImageOps.exif_transpose(image))
-        if resize == "crop":
-            image = ImageOps.fit(image, (resolution, resolution), RESAMPLE)
-        else:
-            image = image.resize((resolution, resolution), RESAMPLE)
+        image = to_rgb(upright(image))
+        box = None
+        if resize == "crop":  # the centred square, cut and scaled in one resize
+            width, height = image.size
+            side = min(width, height)
+            box = ((width - side) / 2, (height - side) / 2, (width + side) / 2, (height + side) / 2)
+        image = image.resize((resolution, resolution), RESAMPLE, box=box)
         return np.array(image, dtype=np.uint8)  # a writable copy, ready for torch.from_numpy
