@@ -42,12 +42,12 @@ def cache(root, rows, classes, resolution=32):
     return CachedSplit(out, "train"), CachedSplit(out, "valid")
 
 
-def train_and_score(train_split, valid_split, n_classes, arch="resnet18", weights="none", **recipe_changes):
+def train_and_score(train_split, valid_split, arch="resnet18", weights="none", **recipe_changes):
     """(model, validation metrics, history) of the pipeline's training on a cache, on the CPU."""
     recipe = Recipe(**{**DIGITS_RECIPE, **recipe_changes})
     seed_everything(recipe.seed)
     manifest = train_split.manifest
-    model, mean, std = build_model(arch, n_classes, weights, manifest["mean"], manifest["std"])
+    model, mean, std = build_model(arch, manifest["classes"], weights, manifest["mean"], manifest["std"])
     history = fit(model, train_split, valid_split, recipe, mean, std, CPU, log=lambda line: None)
     probs = predict_probs(model, valid_split, recipe.size, mean, std, CPU)
     return model, summarize(probs, valid_split.labels.tolist()), history

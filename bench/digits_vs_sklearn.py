@@ -30,7 +30,7 @@ def main():
 
     started = time.perf_counter()
     train_split, valid_split = cache(root, rows, classes)
-    _, metrics, _ = train_and_score(train_split, valid_split, len(classes))
+    _, metrics, _ = train_and_score(train_split, valid_split)
     pipeline_error, pipeline_seconds = metrics["error_rate"], time.perf_counter() - started
 
     print(f"digits: {len(train_rows)} training and {len(valid_rows)} validation images (index.seed 42)")

@@ -35,7 +35,7 @@ def main():
 
     pretrain_rows = [r for r in rows if r["label"] in FIRST]
     train_split, valid_split = cache(root, pretrain_rows, FIRST)
-    model, metrics, _ = train_and_score(train_split, valid_split, len(FIRST))
+    model, metrics, _ = train_and_score(train_split, valid_split)
     checkpoint = Path(tempfile.mkdtemp()) / "model.pt"
     manifest = train_split.manifest
     save_checkpoint(checkpoint, model, arch="resnet18", classes=FIRST, size=32, mean=manifest["mean"],
@@ -48,9 +48,9 @@ def main():
         errors = {"a": [], "b": []}
         for seed in range(args.seeds):
             few_train, few_valid = cache(root, few_shot_rows(rows, k, seed), SECOND)
-            errors["a"].append(train_and_score(few_train, few_valid, 5, weights=str(checkpoint), pretrained=True,
+            errors["a"].append(train_and_score(few_train, few_valid, weights=str(checkpoint), pretrained=True,
                                                lr=1e-2, lr_unfrozen=(1e-4, 1e-3), seed=seed, **BUDGET)[1]["error_rate"])
-            errors["b"].append(train_and_score(few_train, few_valid, 5, weights="none", pretrained=False,
+            errors["b"].append(train_and_score(few_train, few_valid, weights="none", pretrained=False,
                                                seed=seed, **{**BUDGET, "epochs": 20, "epochs_unfrozen": 0})[1]["error_rate"])
         a, b = np.array(errors["a"]), np.array(errors["b"])
         print(f"| {k} | {a.mean():.4f} ± {a.std():.4f} | {b.mean():.4f} ± {b.std():.4f} | {a.mean() / b.mean():.2f} |")

@@ -3,6 +3,7 @@
 import json
 import multiprocessing
 import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ _target = None  # (file descriptor, byte offset of row 0, bytes per row) of the 
 def _open_array(path):
     """Workers write rows with pwrite: one system call per image, cheaper than faulting in mmap pages."""
     global _target
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle: one message, no tracebacks
     array = np.load(path, mmap_mode="r")
     _target = (os.open(path, os.O_WRONLY), array.offset, array[0].nbytes if len(array) else 0)
 

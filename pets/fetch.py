@@ -134,7 +134,7 @@ def _download(url, partial, size, timeout):
             desc=f"download {partial.name[:-5]}",
         ) as bar:
             try:
-                for block in iter(lambda: response.read(CHUNK), b""):
+                for block in iter(lambda: response.read1(CHUNK), b""):  # what has arrived, so a kill keeps it
                     out.write(block)
                     bar.update(len(block))
             except (OSError, http.client.HTTPException) as error:

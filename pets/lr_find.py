@@ -72,7 +72,7 @@ def run_lr_find(phase, out, iterations):
     split = CachedSplit("data/cache", "train")
     manifest = split.manifest
     seed_everything(p["seed"])
-    model, mean, std = build_model(params["arch"], len(manifest["classes"]), params["weights"],
+    model, mean, std = build_model(params["arch"], manifest["classes"], params["weights"],
                                    manifest["mean"], manifest["std"])
     set_body_frozen(model, phase == "frozen" and params["weights"] != "none")
     recipe = Recipe(size=params["size"], batch_size=p["batch_size"], epochs=0, epochs_unfrozen=0, lr=p["lr"],

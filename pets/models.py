@@ -9,6 +9,7 @@ import torch
 import torchvision
 from torch import nn
 
+from pets.atomic import atomic_path
 from pets.augment import IMAGENET_MEAN, IMAGENET_STD
 from pets.errors import PetsError
 
@@ -75,27 +76,28 @@ def _load_into(model, state_dict, source, arch):
         raise PetsError(f"{source}: these weights do not fit {arch} ({first})") from None
 
 
-def build_model(arch, n_classes, weights, data_mean, data_std):
-    """(model, mean, std): the classifier for `n_classes` and the normalisation its weights expect.
+def build_model(arch, classes, weights, data_mean, data_std):
+    """(model, mean, std): the classifier for `classes` and the normalisation its weights expect.
 
     weights: 'imagenet' (torchvision's default weights), 'none' (random init, normalised with the
-    data's own statistics), or a path to a checkpoint of ours or a state dict for `arch`.
+    data's own statistics), or a path to a checkpoint of ours or a state dict for `arch`. The head
+    is new unless the weights are a checkpoint for exactly these classes (training goes on).
     """
     check_arch(arch)
     if weights == "none":
-        return torchvision.models.get_model(arch, num_classes=n_classes), data_mean, data_std
+        return torchvision.models.get_model(arch, num_classes=len(classes)), data_mean, data_std
     if weights == "imagenet":
         model = torchvision.models.get_model(arch)
         _load_into(model, imagenet_state_dict(arch), "ImageNet weights", arch)
-        return replace_head(model, n_classes), IMAGENET_MEAN, IMAGENET_STD
+        return replace_head(model, len(classes)), IMAGENET_MEAN, IMAGENET_STD
     checkpoint = load_checkpoint(weights)
     if checkpoint.get("arch", arch) != arch:
         raise PetsError(f"{weights}: a checkpoint of {checkpoint['arch']}, not {arch}; set arch: {checkpoint['arch']}")
     saved_classes = checkpoint.get("classes")
     model = torchvision.models.get_model(arch, **({"num_classes": len(saved_classes)} if saved_classes else {}))
     _load_into(model, checkpoint["state_dict"], weights, arch)
-    if model.get_submodule(head_name(model)).out_features != n_classes:
-        replace_head(model, n_classes)
+    if saved_classes != list(classes):
+        replace_head(model, len(classes))
     return model, checkpoint.get("mean", IMAGENET_MEAN), checkpoint.get("std", IMAGENET_STD)
 
 
@@ -134,11 +136,8 @@ def save_checkpoint(path, model, *, arch, classes, size, mean, std, resolution=N
         "resolution": resolution or size, "resize": resize,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(checkpoint, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(checkpoint, tmp)
 
 
 def model_from_checkpoint(path):

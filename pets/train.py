@@ -105,8 +105,30 @@ def one_cycle(optimizer, total_steps, warmup=0.25, start=1 / 25, end=1e-5):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def train_epoch(model, loader, optimizer, schedule, recipe, mean, std, device, generator, description):
+    """One pass over the training batches; return the mean training loss (the epoch's one host sync)."""
+    model.train()
+    freeze_batchnorm_stats(model)
+    loss_sum, seen = torch.zeros((), device=device), 0
+    for batch, labels in progress(loader, desc=description, unit=" batch", leave=False):
+        batch, labels = to_device(batch, labels, device)
+        images = prepare_input(train_view(batch, recipe.size, recipe.augment, generator), mean, std, device)
+        with autocast(device):
+            loss = F.cross_entropy(model(images).float(), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        loss_sum += loss.detach() * len(labels)
+        seen += len(labels)
+    return loss_sum.item() / seen
+
+
 def fit(model, train_split, valid_split, recipe, mean, std, device, log=print):
     """Train `model` in place; return one row per epoch (phase, losses, error rate, lr, seconds)."""
+    if recipe.batch_size > len(train_split):
+        raise PetsError(f"train.batch_size ({recipe.batch_size}) is larger than the training set "
+                        f"({len(train_split)} images); lower it")
     seed_everything(recipe.seed)
     model.to(device)
     if device.type == "cuda":
@@ -124,22 +146,12 @@ def fit(model, train_split, valid_split, recipe, mean, std, device, log=print):
         for _ in range(epochs):
             epoch += 1
             started = time.perf_counter()
-            model.train()
-            freeze_batchnorm_stats(model)
-            loss_sum = torch.zeros((), device=device)
-            seen = 0
-            for batch, labels in progress(loader, desc=f"epoch {epoch} ({phase})", unit=" batch", leave=False):
-                batch, labels = to_device(batch, labels, device)
-                images = prepare_input(train_view(batch, recipe.size, recipe.augment, generator), mean, std, device)
-                with autocast(device):
-                    loss = F.cross_entropy(model(images).float(), labels)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                schedule.step()
-                loss_sum += loss.detach() * len(labels)
-                seen += len(labels)
-            train_loss = loss_sum.item() / seen  # the epoch's one host sync
+            try:
+                train_loss = train_epoch(model, loader, optimizer, schedule, recipe, mean, std, device, generator,
+                                         f"epoch {epoch} ({phase})")
+            except torch.OutOfMemoryError:
+                raise PetsError(f"out of GPU memory in epoch {epoch} at train.batch_size {recipe.batch_size}; "
+                                f"try -S train.batch_size={max(1, recipe.batch_size // 2)} or a smaller size") from None
             if not math.isfinite(train_loss):
                 raise PetsError(f"the training loss became {train_loss} in epoch {epoch} ({phase} phase); "
                                 f"try a lower learning rate (train.lr or train.lr_unfrozen)")

@@ -15,6 +15,7 @@ def main():
     p = params["cache"]
     rows = read_index("data/index/index.csv")
     classes = json.loads(open("data/index/classes.json").read())
+    print(f"cache: decoding {len(rows)} images into {p['resolution']}px squares ({p['resize']})")
     with atomic_path("data/cache") as out:
         out.mkdir()
         manifest = build_cache(rows, classes, "data/raw", out, p["resolution"], p["resize"], p["max_bad_frac"], p["workers"])

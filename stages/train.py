@@ -2,7 +2,7 @@
 
 from pets.atomic import write_text
 from pets.augment import Augment
-from pets.errors import PetsError, report_errors
+from pets.errors import report_errors
 from pets.loader import CachedSplit
 from pets.models import build_model, check_arch, save_checkpoint
 from pets.params import load_params
@@ -16,9 +16,6 @@ def main():
     p = params["train"]
     check_arch(params["arch"])
     train_split, valid_split = CachedSplit("data/cache", "train"), CachedSplit("data/cache", "valid")
-    if p["batch_size"] > len(train_split):
-        raise PetsError(f"params.yaml: train.batch_size ({p['batch_size']}) is larger than the training set "
-                        f"({len(train_split)} images)")
     manifest = train_split.manifest
     recipe = Recipe(size=params["size"], batch_size=p["batch_size"], epochs=p["epochs"],
                     epochs_unfrozen=p["epochs_unfrozen"], lr=p["lr"], lr_unfrozen=tuple(p["lr_unfrozen"]),
@@ -28,7 +25,7 @@ def main():
     show_batch(train_split, params["size"], recipe.augment, classes, "metrics/show_batch.png", seed=p["seed"])
     show_batch(valid_split, params["size"], None, classes, "metrics/show_valid.png", seed=p["seed"])
     seed_everything(p["seed"])  # the head's initial weights come from this seed
-    model, mean, std = build_model(params["arch"], len(classes), params["weights"],
+    model, mean, std = build_model(params["arch"], classes, params["weights"],
                                    manifest["mean"], manifest["std"])
     device = device_default()
     print(f"train: {params['arch']} ({params['weights']} weights) on {device}, {len(train_split)} images")

@@ -1,12 +1,13 @@
 """A small HTTP server on 127.0.0.1 for download tests: Range support and scripted faults."""
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FileServer:
     """Serves `files` ({url path: bytes}). Faults: `drop_after` bytes on the first response,
-    `ignore_range`, `status` (answer every request with it), `content_type`."""
+    `ignore_range`, `status` (answer every request with it), `content_type`; `seconds_per_mib` slows it down."""
 
     def __init__(self, files):
         self.files = dict(files)
@@ -14,6 +15,7 @@ class FileServer:
         self.ignore_range = False
         self.status = None
         self.content_type = "application/octet-stream"
+        self.seconds_per_mib = 0.0
         self.requests = []  # (path, Range header) of each request
         server = self
 
@@ -48,7 +50,12 @@ class FileServer:
                     self.wfile.flush()
                     self.close_connection = True
                     return
-                self.wfile.write(payload)
+                try:
+                    for start in range(0, len(payload), 1 << 14):
+                        self.wfile.write(payload[start:start + (1 << 14)])
+                        time.sleep(server.seconds_per_mib / 64)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client went away: that is what some tests do
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"

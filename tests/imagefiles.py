@@ -34,10 +34,13 @@ def odd_kinds():
     base = gradient()
     rgba = base.convert("RGBA")
     palette = base.convert("P", palette=Image.Palette.ADAPTIVE)
+    transparent_palette = palette.copy()
+    transparent_palette.info["transparency"] = 255  # an index the adaptive palette does not use: nothing hidden
     return {
         "rgb.jpg": encode(base, "JPEG"),
         "grey.jpg": encode(base.convert("L"), "JPEG"),
         "gif_behind.jpg": encode(palette, "GIF"),
+        "palette_transparent.png": encode(transparent_palette, "PNG", transparency=255),
         "rgba_png_behind.jpg": encode(rgba, "PNG"),
         "rgb_png_behind.jpg": encode(base, "PNG"),
         "corrupt_data.jpg": jpeg_with_corrupt_data(base),

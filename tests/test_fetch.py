@@ -1,4 +1,5 @@
 import hashlib
+import shutil
 import socket
 
 import pytest
@@ -110,3 +111,10 @@ def test_server_that_never_answers_times_out(tmp_path, monkeypatch):
         silent.listen()
         with pytest.raises(PetsError, match="no answer"):
             fetch(f"http://127.0.0.1:{silent.getsockname()[1]}/pets.tgz", tmp_path, retries=2, timeout=0.5)
+
+
+def test_too_little_disk_space_stops_before_downloading_with_the_figures(tmp_path, monkeypatch):
+    monkeypatch.setattr("pets.fetch.shutil.disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 1000, 1000))
+    with FileServer({"/pets.tgz": BODY}) as server, pytest.raises(PetsError, match="needs 1,048,576 bytes but only 1,000 are free"):
+        fetch(f"{server.url}/pets.tgz", tmp_path)
+    assert not (tmp_path / "pets.tgz").exists()

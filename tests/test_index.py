@@ -5,7 +5,7 @@ import pytest
 from pets.errors import PetsError
 from pets.index import build_index, label_reader, random_split
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "oxford-iiit-pet"
+from tests.pets_archive import SHARED
 PETS_PATTERN = r"^(.+)_\d+$"
 
 

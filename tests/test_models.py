@@ -11,6 +11,10 @@ from pets.models import (build_model, check_arch, head_name, layer_groups, load_
 DATA_STATS = ([0.5] * 3, [0.25] * 3)
 
 
+def classes(n):
+    return [f"class{i}" for i in range(n)]
+
+
 def test_unknown_arch_suggests_the_closest_names():
     with pytest.raises(PetsError, match="did you mean resnet50"):
         check_arch("resnet05")
@@ -19,7 +23,7 @@ def test_unknown_arch_suggests_the_closest_names():
 @pytest.mark.parametrize("arch, head", [("resnet18", "fc"), ("mobilenet_v3_small", "classifier.3"),
                                         ("efficientnet_b0", "classifier.1")])
 def test_head_is_the_last_linear_layer_and_is_replaced_for_the_classes(arch, head):
-    model, _, _ = build_model(arch, 7, "none", *DATA_STATS)
+    model, _, _ = build_model(arch, classes(7), "none", *DATA_STATS)
     assert head_name(model) == head and model.get_submodule(head).out_features == 7
 
 
@@ -37,7 +41,7 @@ def place_imagenet_weights(torch_home, arch):
 def test_imagenet_weights_load_from_torch_home_and_keep_the_body(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     state = place_imagenet_weights(tmp_path, "resnet18")
-    model, mean, std = build_model("resnet18", 37, "imagenet", *DATA_STATS)
+    model, mean, std = build_model("resnet18", classes(37), "imagenet", *DATA_STATS)
     loaded = model.state_dict()
     assert all(torch.equal(loaded[k], v) for k, v in state.items() if not k.startswith("fc."))
     assert model.fc.out_features == 37 and mean == (0.485, 0.456, 0.406)
@@ -50,7 +54,7 @@ def test_missing_imagenet_weights_without_network_say_where_and_how_out(tmp_path
         raise urllib.error.URLError("Temporary failure in name resolution")
     monkeypatch.setattr(torch.hub, "urlopen", offline)
     with pytest.raises(PetsError) as error:
-        build_model("resnet18", 37, "imagenet", *DATA_STATS)
+        build_model("resnet18", classes(37), "imagenet", *DATA_STATS)
     message = str(error.value)
     assert str(tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth") in message
     assert "-S weights=none" in message and "place https://download.pytorch.org" in message
@@ -58,7 +62,7 @@ def test_missing_imagenet_weights_without_network_say_where_and_how_out(tmp_path
 
 def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
     torch.manual_seed(0)
-    model, mean, std = build_model("resnet18", 3, "none", *DATA_STATS)
+    model, mean, std = build_model("resnet18", classes(3), "none", *DATA_STATS)
     model.eval()
     save_checkpoint(tmp_path / "model.pt", model, arch="resnet18", classes=["a", "b", "c"], size=32, mean=mean,
                     std=std)
@@ -70,24 +74,24 @@ def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
 
 def test_weights_from_a_path_with_other_classes_keep_the_body_and_replace_the_head(tmp_path):
     torch.manual_seed(0)
-    source, _, _ = build_model("resnet18", 5, "none", *DATA_STATS)
-    save_checkpoint(tmp_path / "five.pt", source, arch="resnet18", classes=list("abcde"), size=32, mean=[0.1] * 3,
+    source, _, _ = build_model("resnet18", classes(5), "none", *DATA_STATS)
+    save_checkpoint(tmp_path / "five.pt", source, arch="resnet18", classes=classes(5), size=32, mean=[0.1] * 3,
                     std=[0.2] * 3)
-    model, mean, std = build_model("resnet18", 3, str(tmp_path / "five.pt"), *DATA_STATS)
+    model, mean, std = build_model("resnet18", classes(3), str(tmp_path / "five.pt"), *DATA_STATS)
     saved, loaded = source.state_dict(), model.state_dict()
     assert all(torch.equal(loaded[k], saved[k]) for k in saved if not k.startswith("fc."))
     assert model.fc.out_features == 3 and mean == [0.1] * 3
 
 
 def test_weights_for_another_arch_or_not_a_checkpoint_are_clear_errors(tmp_path):
-    source, _, _ = build_model("resnet18", 5, "none", *DATA_STATS)
+    source, _, _ = build_model("resnet18", classes(5), "none", *DATA_STATS)
     save_checkpoint(tmp_path / "r18.pt", source, arch="resnet18", classes=list("abcde"), size=32, mean=DATA_STATS[0],
                     std=DATA_STATS[1])
     with pytest.raises(PetsError, match="a checkpoint of resnet18, not resnet34"):
-        build_model("resnet34", 3, str(tmp_path / "r18.pt"), *DATA_STATS)
+        build_model("resnet34", classes(3), str(tmp_path / "r18.pt"), *DATA_STATS)
     torch.save(source.state_dict(), tmp_path / "bare.pt")
     with pytest.raises(PetsError, match="do not fit resnet34"):
-        build_model("resnet34", 3, str(tmp_path / "bare.pt"), *DATA_STATS)
+        build_model("resnet34", classes(3), str(tmp_path / "bare.pt"), *DATA_STATS)
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(PetsError, match="not a PyTorch checkpoint"):
         load_checkpoint(tmp_path / "notes.txt")
@@ -103,8 +107,20 @@ def test_checkpoints_are_loaded_without_unpickling_code(tmp_path):
 
 
 def test_layer_groups_cover_every_parameter_once_in_order():
-    model, _, _ = build_model("resnet18", 4, "none", *DATA_STATS)
+    model, _, _ = build_model("resnet18", classes(4), "none", *DATA_STATS)
     groups = layer_groups(model, 2)
     assert len(groups) == 3 and groups[-1] == list(model.fc.parameters())
     flat = [id(p) for group in groups for p in group]
     assert flat == [id(p) for p in model.parameters()]
+
+
+def test_a_checkpoint_for_the_same_classes_keeps_its_head_and_for_other_classes_gets_a_new_one(tmp_path):
+    torch.manual_seed(0)
+    source, _, _ = build_model("resnet18", classes(3), "none", *DATA_STATS)
+    save_checkpoint(tmp_path / "three.pt", source, arch="resnet18", classes=classes(3), size=32, mean=[0.1] * 3,
+                    std=[0.2] * 3)
+    same, _, _ = build_model("resnet18", classes(3), str(tmp_path / "three.pt"), *DATA_STATS)
+    assert torch.equal(same.fc.weight, source.fc.weight)
+    other, _, _ = build_model("resnet18", ["x", "y", "z"], str(tmp_path / "three.pt"), *DATA_STATS)
+    assert not torch.equal(other.fc.weight, source.fc.weight)
+    assert torch.equal(other.layer4[1].conv2.weight, source.layer4[1].conv2.weight)

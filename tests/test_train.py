@@ -26,7 +26,7 @@ def splits(cache):
 def model_and_stats(cache):
     torch.manual_seed(0)
     manifest = CachedSplit(cache, "train").manifest
-    return build_model("resnet18", 2, "none", manifest["mean"], manifest["std"])
+    return build_model("resnet18", manifest["classes"], "none", manifest["mean"], manifest["std"])
 
 
 def test_a_frozen_epoch_leaves_the_body_bit_identical_and_trains_the_head(colour_cache):
@@ -100,4 +100,21 @@ def test_a_diverging_loss_stops_with_the_epoch_and_a_hint(colour_cache):
     with torch.no_grad():
         model.fc.weight.fill_(float("nan"))
     with pytest.raises(PetsError, match=r"became nan in epoch 1 \(frozen phase\); try a lower learning rate"):
+        fit(model, *splits(colour_cache), recipe(), mean, std, CPU, log=lambda line: None)
+
+
+def test_a_batch_larger_than_the_training_set_is_refused_before_training(colour_cache):
+    model, mean, std = model_and_stats(colour_cache)
+    with pytest.raises(PetsError, match=r"train.batch_size \(64\) is larger than the training set \(36 images\)"):
+        fit(model, *splits(colour_cache), recipe(batch_size=64), mean, std, CPU, log=lambda line: None)
+
+
+def test_out_of_memory_names_the_batch_size_and_suggests_half(colour_cache, monkeypatch):
+    model, mean, std = model_and_stats(colour_cache)
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    monkeypatch.setattr(model, "forward", out_of_memory)
+    with pytest.raises(PetsError, match=r"out of GPU memory in epoch 1 at train.batch_size 8; "
+                                        r"try -S train.batch_size=4"):
         fit(model, *splits(colour_cache), recipe(), mean, std, CPU, log=lambda line: None)

@@ -1,0 +1,110 @@
+"""Ctrl-C (SIGINT) or a hard kill (SIGKILL) in the middle of a stage loses nothing: the next `dvc repro`
+completes, and its outputs equal those of a run that was never interrupted."""
+
+import hashlib
+import io
+import os
+import signal
+import subprocess
+import tarfile
+import threading
+import time
+
+import pytest
+import torch
+
+from tests.httpserver import FileServer
+from tests.pets_archive import pets_shaped_archives
+from tests.project import Project
+
+DIGITS = dict(data="digits", arch="resnet18", weights="none", size=16, cache__resolution=192, train__epochs=2,
+              train__epochs_unfrozen=0, train__augment__flip=False)
+
+
+def interrupt(project, ready, sig, delay, command=("dvc", "repro")):
+    """Start `command`; `delay` seconds after `ready(output so far)` holds, signal its whole process group."""
+    process = subprocess.Popen(command, cwd=project.path, env={**project.env, "PYTHONUNBUFFERED": "1"},
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    output = []
+    reader = threading.Thread(target=lambda: output.extend(process.stdout), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 120
+    while not ready("".join(output)):
+        assert process.poll() is None, "the run finished before it could be interrupted:\n" + "".join(output)
+        assert time.monotonic() < deadline, "the moment to interrupt never came:\n" + "".join(output)
+        time.sleep(0.05)
+    time.sleep(delay)
+    os.killpg(process.pid, sig)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise AssertionError("the interrupted run did not stop within 60 s")
+    reader.join(timeout=10)
+    assert process.returncode != 0, "the run finished before it was interrupted"
+    return "".join(output)
+
+
+def printed(text):
+    return lambda output: text in output
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def outputs(project):
+    """What a finished digits run produced, in comparable form."""
+    state = torch.load(project.path / "models/model.pt", weights_only=True)["state_dict"]
+    return {
+        "cache": {name: digest(project.path / "data/cache" / name) for name in ("train.npy", "valid.npy", "manifest.json")},
+        "metrics": (project.path / "metrics/metrics.json").read_text(),
+        "model": {k: hashlib.sha256(v.numpy().tobytes()).hexdigest() for k, v in state.items()},
+    }
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    root = tmp_path_factory.mktemp("reference")
+    project = Project(root / "project", root / "torch_home")
+    project.set_params(**DIGITS)
+    project.run("dvc", "repro")
+    return outputs(project)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+@pytest.mark.parametrize("when, delay", [("cache: decoding", 0.5), ("train:", 3.0)], ids=["cache", "train"])
+def test_interrupted_digits_run_completes_with_the_same_outputs(tmp_path, reference, sig, when, delay):
+    project = Project(tmp_path / "project", tmp_path / "torch_home")
+    project.set_params(**DIGITS)
+    output = interrupt(project, printed(f"\n{when}"), sig, delay)
+    if sig == signal.SIGINT:
+        assert "interrupted" in output
+    project.run("dvc", "repro")
+    assert outputs(project) == reference
+    assert "up to date" in project.run("dvc", "status")
+    assert not list((project.path / "data").glob(".*.tmp")) and not list((project.path / "models").glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_interrupted_download_resumes_and_unpacks_the_same_tree(tmp_path, sig):
+    images, annotations, _ = pets_shaped_archives()
+    with FileServer({"/images.tar.gz": images, "/annotations.tar.gz": annotations}) as server:
+        server.seconds_per_mib = 3 / (len(images) / 2 ** 20)  # about 3 s for the images archive
+        project = Project(tmp_path / "project", tmp_path / "torch_home")
+        project.set_params(size=16, cache__resolution=16, datasets__pets__sources=[{"archives": [
+            {"url": f"{server.url}/images.tar.gz", "sha256": hashlib.sha256(images).hexdigest()},
+            {"url": f"{server.url}/annotations.tar.gz", "sha256": hashlib.sha256(annotations).hexdigest()}]}])
+        started = lambda output: any(path == "/images.tar.gz" for path, _ in server.requests)  # noqa: E731
+        interrupt(project, started, sig, 1.0, command=("dvc", "repro", "index"))
+        had = (project.path / "data/downloads/images.tar.gz.part").stat().st_size
+        assert 0 < had < len(images)  # what came before the interruption is kept
+        assert not (project.path / "data/raw").exists()
+        server.seconds_per_mib = 0.0
+        project.run("dvc", "repro", "index")
+    assert ("/images.tar.gz", f"bytes={had}-") in server.requests  # the next run asked for the rest only
+    with tarfile.open(fileobj=io.BytesIO(images)) as tar:
+        in_archive = sorted(m.name for m in tar.getmembers() if m.isfile())
+    assert sorted(p.relative_to(project.path / "data/raw").as_posix()
+                  for p in (project.path / "data/raw/images").iterdir()) == in_archive
+    assert project.json("metrics/index.json")["classes"] == 37

@@ -1,0 +1,34 @@
+"""On the CPU, the same commit and params give byte-identical metrics: twice, and through `dvc exp run` too."""
+
+import json
+
+from tests.project import Project, stages_run
+
+SHORT = dict(data="digits", arch="resnet18", weights="none", size=16, cache__resolution=16, train__epochs=1,
+             train__epochs_unfrozen=0, train__augment__flip=False)
+METRICS = ("metrics.json", "confusion.json", "most_confused.json", "per_class.tsv", "train_log.tsv")
+
+
+def snapshot(project):
+    """The metrics files' bytes; the training log without its wall-clock seconds."""
+    files = {name: (project.path / "metrics" / name).read_text() for name in METRICS}
+    files["train_log.tsv"] = "\n".join(line.rsplit("\t", 1)[0] for line in files["train_log.tsv"].splitlines())
+    return files
+
+
+def test_repro_twice_and_exp_run_give_the_same_metrics(tmp_path):
+    project = Project(tmp_path / "project", tmp_path / "torch_home")
+    project.set_params(**SHORT)
+    project.commit("short digits schedule")
+    assert "train" in stages_run(project.run("dvc", "repro"))
+    first = snapshot(project)
+    assert stages_run(project.run("dvc", "repro", "--force")) == ["download", "index", "cache", "train", "evaluate"]
+    assert snapshot(project) == first
+
+    output = project.run("dvc", "exp", "run", "--temp", "--force")
+    assert "train" in stages_run(output)
+    shown = json.loads(project.run("dvc", "exp", "show", "--json"))
+    experiments = [rev for commit in shown for exp in commit.get("experiments") or [] for rev in exp["revs"]]
+    assert len(experiments) == 1
+    metrics = experiments[0]["data"]["metrics"]["metrics/metrics.json"]["data"]
+    assert metrics == json.loads(first["metrics.json"])
