@@ -43,7 +43,7 @@ def main():
         assert np.array_equal(np.load(out / "train.npy"), baseline), "the two runs disagree"
 
     print(f"{len(paths)} JPEGs of about 500x375 -> {args.resolution}px, {os.cpu_count()} cores")
-    print(f"| run | images/s |\n| --- | --- |")
+    print("| run | images/s |\n| --- | --- |")
     print(f"| single-process loop | {single:.0f} |")
     print(f"| cache stage (process pool) | {pooled:.0f} |")
     print(f"| ratio | {pooled / single:.2f}x |")

@@ -5,9 +5,8 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from pets.progress import progress
-
 from pets.errors import PetsError
+from pets.progress import progress
 
 MAX_UNPACKED_BYTES = 64 << 30  # far above Pets (about 0.8 GB); stops a zip bomb long before the disk fills
 

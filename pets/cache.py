@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 from numpy.lib.format import open_memmap
-from pets.progress import progress
 
 from pets.errors import PetsError
 from pets.images import load_image
 from pets.index import SPLITS
+from pets.progress import progress
 
 CHUNK = 32  # images per task: large enough to amortise the pool's overhead, small enough for a smooth bar
 MANIFEST = "manifest.json"

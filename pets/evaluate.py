@@ -4,11 +4,11 @@ from collections import Counter
 
 import torch
 import torch.nn.functional as F
-from pets.progress import progress
 
 from pets.augment import tta_views, valid_view
 from pets.loader import batches
-from pets.train import autocast, prepare_input, to_device
+from pets.progress import progress
+from pets.train import autocast, prepare_input
 
 
 @torch.no_grad()

@@ -11,9 +11,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from pets.progress import progress
-
 from pets.errors import PetsError
+from pets.progress import progress
 
 CHUNK = 1 << 20
 OFFLINE_HINT = "without a network, run the offline quick start on the built-in digits data: make digits"

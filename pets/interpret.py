@@ -7,7 +7,7 @@ from pets.evaluate import confusion_records, most_confused, per_class_table, per
 from pets.pictures import confusion_matrix, image_grid
 
 
-def write_interpretation(probs, labels, classes, pixels, out, n_top_losses):
+def write_interpretation(probs, labels, classes, split, out, n_top_losses):
     """confusion.json (DVC's confusion template), most_confused.json, per_class.tsv, confusion.png, top_losses.png."""
     out = Path(out)
     predicted = probs.argmax(1)
@@ -21,6 +21,6 @@ def write_interpretation(probs, labels, classes, pixels, out, n_top_losses):
     worst = top_losses(probs, labels, n_top_losses)
     titles = [f"{classes[predicted[i]]} / {classes[labels[i]]} / {losses[i]:.2f} / {probs[i, labels[i]]:.2f}"
               for i in worst]
-    image_grid([pixels[i] for i in worst], titles, out / "top_losses.png",
+    image_grid(split[worst][0].numpy(), titles, out / "top_losses.png",
                heading="prediction / actual / loss / probability of actual")
 

@@ -1,64 +1,86 @@
-"""Batches of uint8 pixels straight from the memory-mapped cache.
+"""Batches of uint8 pixels straight from the pixel cache.
 
-A batch is one fancy-indexed read of the array (rows sorted, so the reads are sequential), done in
-loader worker processes; augmentation and normalisation happen later, on the training device.
+Loader worker processes read the rows of a batch (sorted, so the reads are sequential) with one
+`pread` each into fresh memory: the page cache holds the file once for all processes, and no
+process maps the whole cache into its own memory. Augmentation and normalisation happen later,
+on the training device.
 """
 
+import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from pets import distributed
 from pets.cache import read_manifest
+from pets.errors import PetsError
 
 
 class CachedSplit(Dataset):
-    """One split of the cache; item `indices` (a list of rows) is a whole batch (pixels NHWC uint8, labels)."""
+    """One split of the cache; item `rows` (a list of row numbers) is a batch: (uint8 NHWC pixels, labels)."""
 
     def __init__(self, cache_dir, split):
         self.manifest = manifest = read_manifest(cache_dir)
         self.path = Path(cache_dir) / f"{split}.npy"
         self.files = manifest["splits"][split]["files"]
         self.labels = np.asarray(manifest["splits"][split]["labels"], dtype=np.int64)
-        self._pixels = None  # opened lazily, once per process, so workers share the page cache
-
-    @property
-    def pixels(self):
-        if self._pixels is None:
-            self._pixels = np.load(self.path, mmap_mode="r")
-        return self._pixels
+        header = np.load(self.path, mmap_mode="r")
+        self.image_shape, self._offset = header.shape[1:], header.offset
+        self._fd, self._pid = None, None
 
     def __len__(self):
         return len(self.labels)
 
-    def __getitem__(self, indices):
-        rows = np.sort(np.asarray(indices))
-        return torch.from_numpy(self.pixels[rows]), torch.from_numpy(self.labels[rows])
+    def _descriptor(self):
+        if self._pid != os.getpid():  # one descriptor per process: loader workers are forked
+            self._fd, self._pid = os.open(self.path, os.O_RDONLY), os.getpid()
+        return self._fd
+
+    def __getitem__(self, rows):
+        rows = list(rows)
+        pixels = np.empty((len(rows),) + self.image_shape, np.uint8)
+        flat = pixels.reshape(len(rows), -1)
+        row_bytes = flat.shape[1]
+        for i, row in enumerate(rows):
+            if os.preadv(self._descriptor(), [flat[i]], self._offset + row * row_bytes) != row_bytes:
+                raise PetsError(f"{self.path} is shorter than its manifest says; rebuild it with `dvc repro --force cache`")
+        return torch.from_numpy(pixels), torch.from_numpy(self.labels[rows])
 
     def __getstate__(self):
-        return {**self.__dict__, "_pixels": None}
+        return {**self.__dict__, "_fd": None, "_pid": None}
 
 
 class EpochBatches(torch.utils.data.Sampler):
-    """Row lists of one epoch: a fresh seeded shuffle per epoch when `shuffle`, else in order."""
+    """Row lists of one epoch, each sorted: a fresh seeded shuffle per epoch when `shuffle`, else in order.
+
+    Under torchrun every process draws the same order and takes every `world`-th row from `rank` on;
+    with `drop_last` the shards are cut to equal length, so every process takes the same number of steps.
+    """
 
     def __init__(self, n, batch_size, shuffle, seed=0, drop_last=False):
         self.n, self.batch_size, self.shuffle, self.drop_last = n, batch_size, shuffle, drop_last
+        self.rank, self.world = distributed.world()
         self.generator = torch.Generator().manual_seed(seed)
+
+    def _shard_size(self):
+        return self.n // self.world if self.drop_last else len(range(self.rank, self.n, self.world))
 
     def __iter__(self):
         order = torch.randperm(self.n, generator=self.generator) if self.shuffle else torch.arange(self.n)
-        stop = self.n - self.n % self.batch_size if self.drop_last else self.n
+        shard = order[self.rank::self.world][:self._shard_size()]
+        stop = len(shard) - len(shard) % self.batch_size if self.drop_last else len(shard)
         for start in range(0, stop, self.batch_size):
-            yield order[start:start + self.batch_size].tolist()
+            yield sorted(shard[start:start + self.batch_size].tolist())
 
     def __len__(self):
-        return self.n // self.batch_size if self.drop_last else -(-self.n // self.batch_size)
+        return self._shard_size() // self.batch_size if self.drop_last else -(-self._shard_size() // self.batch_size)
 
 
 def batches(split, batch_size, shuffle, seed=0, workers=0, pin_memory=False):
-    """A DataLoader yielding (uint8 NHWC pixels, labels) batches of `split` (a CachedSplit)."""
-    sampler = EpochBatches(len(split), batch_size, shuffle, seed, drop_last=shuffle and len(split) > batch_size)
+    """A DataLoader yielding (uint8 NHWC pixels, labels) batches of `split` (a CachedSplit): this process's shard."""
+    drop_last = shuffle and len(split) > batch_size * distributed.world()[1]
+    sampler = EpochBatches(len(split), batch_size, shuffle, seed, drop_last)
     return DataLoader(split, sampler=sampler, batch_size=None, num_workers=workers, pin_memory=pin_memory,
                       persistent_workers=workers > 0)

@@ -6,17 +6,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from pets.atomic import write_json, write_text
-from pets.augment import Augment, train_view
 from pets.errors import PetsError
 from pets.loader import CachedSplit, batches
 from pets.models import build_model, check_arch, freeze_batchnorm_stats, set_body_frozen
 from pets.params import load_params
 from pets.pictures import lr_curve
 from pets.progress import progress
-from pets.train import Recipe, autocast, device_default, prepare_input, seed_everything, to_device
+from pets.train import Recipe, device_default, seed_everything, training_step
 
 
 def _endless(split, batch_size, seed):
@@ -37,13 +35,7 @@ def lr_range_test(model, split, recipe, mean, std, device, start=1e-7, end=10.0,
         rate = start * (end / start) ** (step / max(1, iterations - 1))
         for group in optimizer.param_groups:
             group["lr"] = rate
-        batch, labels = to_device(batch, labels, device)
-        images = prepare_input(train_view(batch, recipe.size, recipe.augment, generator), mean, std, device)
-        with autocast(device):
-            loss = F.cross_entropy(model(images).float(), labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        loss = training_step(model, batch, labels, optimizer, recipe, mean, std, device, generator)
         average = beta * average + (1 - beta) * loss.item()  # one sync per step: the sweep needs every loss
         value = average / (1 - beta ** (step + 1))
         if not math.isfinite(value) or value > 4 * best:
@@ -75,14 +67,12 @@ def run_lr_find(phase, out, iterations):
     model, mean, std = build_model(params["arch"], manifest["classes"], params["weights"],
                                    manifest["mean"], manifest["std"])
     set_body_frozen(model, phase == "frozen" and params["weights"] != "none")
-    recipe = Recipe(size=params["size"], batch_size=p["batch_size"], epochs=0, epochs_unfrozen=0, lr=p["lr"],
-                    lr_unfrozen=tuple(p["lr_unfrozen"]), body_groups=p["body_groups"],
-                    weight_decay=p["weight_decay"], augment=Augment(**p["augment"]), pretrained=True, seed=p["seed"])
+    recipe = Recipe.from_params(params)
     rates, losses = lr_range_test(model, split, recipe, mean, std, device_default(), iterations=iterations)
     suggested = suggestions(rates, losses)
     out = Path(out)
     write_json(out / "lr_find.json", suggested)
-    write_text(out / "lr_find.tsv", "lr\tloss\n" + "".join(f"{r:.6g}\t{l:.6f}\n" for r, l in zip(rates, losses)))
+    write_text(out / "lr_find.tsv", "lr\tloss\n" + "".join(f"{rate:.6g}\t{loss:.6f}\n" for rate, loss in zip(rates, losses)))
     lr_curve(rates, losses, suggested, out / "lr_find.png")
     print("lr_find: " + ", ".join(f"{name} {rate:.2e}" for name, rate in suggested.items()) +
           f" (curve in {out / 'lr_find.png'})")

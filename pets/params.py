@@ -49,6 +49,11 @@ def lr_range(key, value):
         raise PetsError(f"params.yaml: {key} is {value}; the lowest rate comes first")
 
 
+def devices(key, value):
+    if value != "auto" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise PetsError(f"params.yaml: {key} is {value!r}; allowed: a positive integer or auto")
+
+
 def mapping(key, value):
     if not isinstance(value, dict) or not value:
         raise PetsError(f"params.yaml: {key} must be a mapping of recipes")
@@ -86,6 +91,7 @@ SCHEMA = {
         "body_groups": number(1, integer=True),
         "weight_decay": number(0),
         "workers": number(0, integer=True),
+        "devices": devices,
         "augment": {
             "min_scale": number(0, 1, low_open=True),
             "flip": flag,

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pets.progress import progress
+from torch.nn.parallel import DistributedDataParallel
 
+from pets import distributed
 from pets.augment import Augment, normalize, train_view, valid_view
 from pets.errors import PetsError
 from pets.loader import batches
 from pets.models import freeze_batchnorm_stats, layer_groups, set_body_frozen
+from pets.progress import progress
 
 
 @dataclass
@@ -31,14 +33,23 @@ class Recipe:
     seed: int = 42
     workers: int = 0
 
+    @classmethod
+    def from_params(cls, params):
+        """The recipe params.yaml describes (its top-level size and weights, and the train section)."""
+        p = params["train"]
+        return cls(size=params["size"], batch_size=p["batch_size"], epochs=p["epochs"],
+                   epochs_unfrozen=p["epochs_unfrozen"], lr=p["lr"], lr_unfrozen=tuple(p["lr_unfrozen"]),
+                   body_groups=p["body_groups"], weight_decay=p["weight_decay"], augment=Augment(**p["augment"]),
+                   pretrained=params["weights"] != "none", seed=p["seed"], workers=p["workers"])
+
 
 def device_default():
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def seed_everything(seed):
+    """Every random draw of training (head initialisation, dropout) comes from torch's seeded generator."""
     torch.manual_seed(seed)
-    np.random.seed(seed)
 
 
 def autocast(device):
@@ -69,8 +80,8 @@ def validate(model, valid_split, size, mean, std, device, batch_size, workers=0)
             logits = model(prepare_input(valid_view(batch, size), mean, std, device)).float()
         loss_sum += F.cross_entropy(logits, labels, reduction="sum")
         wrong += (logits.argmax(1) != labels).sum()
-    n = len(valid_split)
-    return loss_sum.item() / n, wrong.item() / n
+    totals = distributed.sum_across(torch.stack([loss_sum, wrong.float()])).tolist()
+    return totals[0] / len(valid_split), totals[1] / len(valid_split)
 
 
 def phases(recipe):
@@ -97,12 +108,24 @@ def one_cycle(optimizer, total_steps, warmup=0.25, start=1 / 25, end=1e-5):
 
     def factor(step):
         if step < warm_steps:
-            low, high, progress = start, 1.0, step / warm_steps
+            low, high, done = start, 1.0, step / warm_steps
         else:
-            low, high, progress = 1.0, end, (step - warm_steps) / max(1, total_steps - warm_steps - 1)
-        return high + (low - high) * (1 + math.cos(math.pi * min(progress, 1.0))) / 2
+            low, high, done = 1.0, end, (step - warm_steps) / max(1, total_steps - warm_steps - 1)
+        return high + (low - high) * (1 + math.cos(math.pi * min(done, 1.0))) / 2
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def training_step(model, batch, labels, optimizer, recipe, mean, std, device, generator):
+    """Augment a uint8 batch on the device, take one optimizer step; return the loss (still on the device)."""
+    batch, labels = to_device(batch, labels, device)
+    images = prepare_input(train_view(batch, recipe.size, recipe.augment, generator), mean, std, device)
+    with autocast(device):
+        loss = F.cross_entropy(model(images).float(), labels)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss
 
 
 def train_epoch(model, loader, optimizer, schedule, recipe, mean, std, device, generator, description):
@@ -111,17 +134,12 @@ def train_epoch(model, loader, optimizer, schedule, recipe, mean, std, device, g
     freeze_batchnorm_stats(model)
     loss_sum, seen = torch.zeros((), device=device), 0
     for batch, labels in progress(loader, desc=description, unit=" batch", leave=False):
-        batch, labels = to_device(batch, labels, device)
-        images = prepare_input(train_view(batch, recipe.size, recipe.augment, generator), mean, std, device)
-        with autocast(device):
-            loss = F.cross_entropy(model(images).float(), labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        loss = training_step(model, batch, labels, optimizer, recipe, mean, std, device, generator)
         schedule.step()
         loss_sum += loss.detach() * len(labels)
         seen += len(labels)
-    return loss_sum.item() / seen
+    loss_sum, seen = distributed.sum_across(torch.stack([loss_sum, torch.tensor(float(seen), device=device)])).tolist()
+    return loss_sum / seen
 
 
 def fit(model, train_split, valid_split, recipe, mean, std, device, log=print):
@@ -133,7 +151,8 @@ def fit(model, train_split, valid_split, recipe, mean, std, device, log=print):
     model.to(device)
     if device.type == "cuda":
         model.to(memory_format=torch.channels_last)
-    generator = torch.Generator(device=device).manual_seed(recipe.seed)
+    rank, processes = distributed.world()
+    generator = torch.Generator(device=device).manual_seed(recipe.seed + rank)
     loader = batches(train_split, recipe.batch_size, shuffle=True, seed=recipe.seed, workers=recipe.workers,
                      pin_memory=device.type == "cuda")
     history, epoch = [], 0
@@ -141,13 +160,14 @@ def fit(model, train_split, valid_split, recipe, mean, std, device, log=print):
         if epochs == 0:
             continue
         set_body_frozen(model, frozen)
+        net = DistributedDataParallel(model) if processes > 1 else model  # anew per phase: it syncs what trains
         optimizer = make_optimizer(model, peak_lrs, recipe.body_groups, recipe.weight_decay)
         schedule = one_cycle(optimizer, epochs * len(loader))
         for _ in range(epochs):
             epoch += 1
             started = time.perf_counter()
             try:
-                train_loss = train_epoch(model, loader, optimizer, schedule, recipe, mean, std, device, generator,
+                train_loss = train_epoch(net, loader, optimizer, schedule, recipe, mean, std, device, generator,
                                          f"epoch {epoch} ({phase})")
             except torch.OutOfMemoryError:
                 raise PetsError(f"out of GPU memory in epoch {epoch} at train.batch_size {recipe.batch_size}; "
@@ -161,7 +181,8 @@ def fit(model, train_split, valid_split, recipe, mean, std, device, log=print):
                    "valid_loss": round(valid_loss, 6), "error_rate": round(error_rate, 6),
                    "lr": optimizer.param_groups[-1]["lr"], "seconds": round(time.perf_counter() - started, 2)}
             history.append(row)
-            log(f"epoch {epoch} ({phase}): train_loss {train_loss:.4f} valid_loss {valid_loss:.4f} "
-                f"error_rate {error_rate:.4f} in {row['seconds']:.1f}s")
+            if distributed.is_main():
+                log(f"epoch {epoch} ({phase}): train_loss {train_loss:.4f} valid_loss {valid_loss:.4f} "
+                    f"error_rate {error_rate:.4f} in {row['seconds']:.1f}s")
     set_body_frozen(model, False)
     return history

@@ -30,7 +30,7 @@ def main():
             tta_probs = predict_probs(model, split, size, mean, std, device, tta=True)
             metrics[name]["tta_error_rate"] = summarize(tta_probs, labels)["error_rate"]
         if name == "valid":
-            write_interpretation(probs, labels, checkpoint["classes"], split.pixels, "metrics", p["top_losses"])
+            write_interpretation(probs, labels, checkpoint["classes"], split, "metrics", p["top_losses"])
     write_json("metrics/metrics.json", metrics)
     print("evaluate: " + json.dumps(metrics))
 

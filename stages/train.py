@@ -1,7 +1,10 @@
-"""Stage train: fine-tune `arch` on the pixel cache; writes models/model.pt and metrics/train_log.tsv."""
+"""Stage train: fine-tune `arch` on the pixel cache; writes models/model.pt and metrics/train_log.tsv.
 
+With train.devices > 1 the stage runs itself again under torchrun, one process per device.
+"""
+
+from pets import distributed
 from pets.atomic import write_text
-from pets.augment import Augment
 from pets.errors import report_errors
 from pets.loader import CachedSplit
 from pets.models import build_model, check_arch, save_checkpoint
@@ -15,26 +18,28 @@ def main():
     params = load_params()
     p = params["train"]
     check_arch(params["arch"])
+    processes = distributed.device_count(p["devices"])
+    if processes > 1 and not distributed.under_torchrun():
+        distributed.relaunch_under_torchrun(processes, "stages.train")
+    device = distributed.start() if distributed.under_torchrun() else device_default()
     train_split, valid_split = CachedSplit("data/cache", "train"), CachedSplit("data/cache", "valid")
-    manifest = train_split.manifest
-    recipe = Recipe(size=params["size"], batch_size=p["batch_size"], epochs=p["epochs"],
-                    epochs_unfrozen=p["epochs_unfrozen"], lr=p["lr"], lr_unfrozen=tuple(p["lr_unfrozen"]),
-                    body_groups=p["body_groups"], weight_decay=p["weight_decay"], augment=Augment(**p["augment"]),
-                    pretrained=params["weights"] != "none", seed=p["seed"], workers=p["workers"])
-    classes = manifest["classes"]
-    show_batch(train_split, params["size"], recipe.augment, classes, "metrics/show_batch.png", seed=p["seed"])
-    show_batch(valid_split, params["size"], None, classes, "metrics/show_valid.png", seed=p["seed"])
-    seed_everything(p["seed"])  # the head's initial weights come from this seed
-    model, mean, std = build_model(params["arch"], classes, params["weights"],
-                                   manifest["mean"], manifest["std"])
-    device = device_default()
-    print(f"train: {params['arch']} ({params['weights']} weights) on {device}, {len(train_split)} images")
+    manifest, classes = train_split.manifest, train_split.manifest["classes"]
+    recipe = Recipe.from_params(params)
+    if distributed.is_main():
+        show_batch(train_split, params["size"], recipe.augment, classes, "metrics/show_batch.png", seed=p["seed"])
+        show_batch(valid_split, params["size"], None, classes, "metrics/show_valid.png", seed=p["seed"])
+        print(f"train: {params['arch']} ({params['weights']} weights) on {processes} x {device.type}, "
+              f"{len(train_split)} images")
+    seed_everything(p["seed"])  # the head's initial weights come from this seed, the same in every process
+    model, mean, std = build_model(params["arch"], classes, params["weights"], manifest["mean"], manifest["std"])
     history = fit(model, train_split, valid_split, recipe, mean, std, device)
-    save_checkpoint("models/model.pt", model, arch=params["arch"], classes=classes, size=params["size"], mean=mean,
-                    std=std, resolution=manifest["resolution"], resize=manifest["resize"])
-    columns = list(history[0]) if history else ["epoch"]
-    write_text("metrics/train_log.tsv", "\n".join(
-        ["\t".join(columns)] + ["\t".join(str(row[c]) for c in columns) for row in history]) + "\n")
+    if distributed.is_main():
+        save_checkpoint("models/model.pt", model, arch=params["arch"], classes=classes, size=params["size"],
+                        mean=mean, std=std, resolution=manifest["resolution"], resize=manifest["resize"])
+        columns = list(history[0]) if history else ["epoch"]
+        write_text("metrics/train_log.tsv", "\n".join(
+            ["\t".join(columns)] + ["\t".join(str(row[c]) for c in columns) for row in history]) + "\n")
+    distributed.stop()
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ def pets_shaped_archives():
             per_class.setdefault(name.rsplit("_", 1)[0], []).append(name)
     rng = np.random.default_rng(0)
     files = {}
-    for breed, breed_names in per_class.items():
+    for breed_names in per_class.values():
         for name in breed_names[:3]:
             pixels = rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)
             files[name] = encode(Image.fromarray(pixels), "JPEG")

@@ -61,11 +61,19 @@ def test_too_many_bad_images_fail_the_stage(tmp_path):
         build_cache(rows, ["a"], tmp_path, tmp_path, resolution=8, resize="crop", max_bad_frac=0.05)
 
 
-def test_loader_batches_come_from_the_memory_map(tmp_path):
+def test_loader_reads_the_rows_asked_for_in_the_order_asked(tmp_path):
     rows = write_images(tmp_path, {f"images/a_{i}.png": (i, 0, 0) for i in range(30)})
     build_cache(rows, ["a"], tmp_path, tmp_path, resolution=4, resize="crop", max_bad_frac=0)
     split = CachedSplit(tmp_path, "train")
-    assert isinstance(split.pixels, np.memmap)
+    pixels, labels = split[[5, 0, 3]]
+    assert pixels.shape == (3, 4, 4, 3) and labels.tolist() == [0, 0, 0]
+    assert np.array_equal(pixels.numpy(), np.load(tmp_path / "train.npy")[[5, 0, 3]])
+
+
+def test_loader_batches_cover_an_epoch_without_repeats_and_repeat_with_the_seed(tmp_path):
+    rows = write_images(tmp_path, {f"images/a_{i}.png": (i, 0, 0) for i in range(30)})
+    build_cache(rows, ["a"], tmp_path, tmp_path, resolution=4, resize="crop", max_bad_frac=0)
+    split = CachedSplit(tmp_path, "train")
     seen = []
     for pixels, labels in batches(split, 8, shuffle=True, seed=1, workers=0):
         assert pixels.shape[1:] == (4, 4, 3) and len(pixels) == len(labels) == 8

@@ -39,7 +39,7 @@ def interrupt(project, ready, sig, delay, command=("dvc", "repro")):
         process.wait(timeout=60)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
-        raise AssertionError("the interrupted run did not stop within 60 s")
+        raise AssertionError("the interrupted run did not stop within 60 s") from None
     reader.join(timeout=10)
     assert process.returncode != 0, "the run finished before it was interrupted"
     return "".join(output)

@@ -72,7 +72,7 @@ def test_predict_says_clearly_when_an_input_is_not_an_image(project):
 def test_lr_find_sweeps_until_the_loss_explodes_and_suggests_a_rate_inside(project, tmp_path):
     project.run("python", "-m", "pets", "lr_find", "--iterations", "80", "--out", str(tmp_path))
     rows = [line.split("\t") for line in (tmp_path / "lr_find.tsv").read_text().splitlines()[1:]]
-    rates, losses = [float(r) for r, _ in rows], [float(l) for _, l in rows]
+    rates, losses = [float(r) for r, _ in rows], [float(loss) for _, loss in rows]
     assert rates == sorted(rates) and rates[0] == pytest.approx(1e-7)
     lowest = losses.index(min(losses))
     assert losses[lowest] < losses[0] * 0.8  # it decreases...

@@ -1,0 +1,87 @@
+"""Feeding the step: the pipeline's loader (from the uint8 cache) against the naive JPEG pipeline.
+
+    python -m bench.loader [--images 2000] [--size 224] [--batches 30]
+
+naive: a Dataset that opens each JPEG with Pillow and applies torchvision's RandomResizedCrop, flip,
+rotation, ColorJitter, ToTensor and Normalize, in a DataLoader with 2 workers.
+"""
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from torchvision import transforms
+
+from bench.photos import make_photos
+from pets.augment import IMAGENET_MEAN, IMAGENET_STD, Augment, normalize, train_view
+from pets.cache import build_cache
+from pets.loader import CachedSplit, batches
+
+
+class NaiveJpegs(Dataset):
+    def __init__(self, paths, size):
+        self.paths = paths
+        self.transform = transforms.Compose([
+            transforms.RandomResizedCrop(size, scale=(0.75, 1.0)), transforms.RandomHorizontalFlip(),
+            transforms.RandomRotation(10), transforms.ColorJitter(0.2, 0.2), transforms.ToTensor(),
+            transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        with Image.open(self.paths[i]) as image:
+            return self.transform(image.convert("RGB")), 0
+
+
+def images_per_second(loader, n_batches, work=lambda batch: None):
+    """Images/s over `n_batches` batches after one warm-up batch (worker start-up is not counted)."""
+    iterator = iter(loader)
+    work(next(iterator)[0])
+    count, started = 0, time.perf_counter()
+    for _ in range(n_batches):
+        batch = next(iterator)[0]
+        work(batch)
+        count += len(batch)
+    return count / (time.perf_counter() - started)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=2000)
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batches", type=int, default=25)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        paths = make_photos(tmp / "images", args.images)
+        rows = [{"path": p.relative_to(tmp).as_posix(), "label": "a", "split": "train"} for p in paths]
+        build_cache(rows, ["a"], tmp, tmp, resolution=round(args.size * 1.28), resize="crop", max_bad_frac=0)
+        split = CachedSplit(tmp, "train")
+        for path in [*paths, tmp / "train.npy"]:  # both start from a warm page cache
+            path.read_bytes()
+
+        naive = images_per_second(DataLoader(NaiveJpegs(paths, args.size), batch_size=args.batch_size, shuffle=True,
+                                             num_workers=2, persistent_workers=True), args.batches)
+        feed = images_per_second(batches(split, args.batch_size, shuffle=True, workers=2), args.batches)
+        generator = torch.Generator().manual_seed(0)
+        augment = Augment()
+        cpu = images_per_second(
+            batches(split, args.batch_size, shuffle=True, workers=2), args.batches,
+            lambda batch: normalize(train_view(batch, args.size, augment, generator), IMAGENET_MEAN, IMAGENET_STD))
+
+    print(f"{args.images} JPEGs of about 500x375, size {args.size}, batch {args.batch_size}, 2 loader workers")
+    print("| loader | images/s | vs naive |\n| --- | --- | --- |")
+    print(f"| naive: JPEG + torchvision transforms per image | {naive:.0f} | 1.00x |")
+    print(f"| pipeline, augmentation on the training device (host cost only) | {feed:.0f} | {feed / naive:.1f}x |")
+    print(f"| pipeline, augmentation on the CPU too (batched) | {cpu:.0f} | {cpu / naive:.1f}x |")
+
+
+if __name__ == "__main__":
+    main()

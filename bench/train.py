@@ -1,0 +1,124 @@
+"""The training step: the pipeline's loop against a plain reference loop on the same device.
+
+    python -m bench.train                                     # CPU: resnet18/34/50 at 128 px
+    python -m bench.train --size 224 --batch-size 256 --compile  # on a GPU (cuda is used when present)
+
+pipeline: batches from the uint8 cache, augmentation on the device, bf16 autocast and channels_last
+on CUDA. reference: JPEGs decoded and augmented per image by torchvision in 2 loader workers, fp32,
+NCHW. Each run stops after --steps steps or --seconds seconds, whichever comes first.
+"""
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch.utils.data import DataLoader
+
+from bench.loader import NaiveJpegs
+from bench.photos import make_photos
+from pets.augment import IMAGENET_MEAN, IMAGENET_STD, Augment, train_view
+from pets.cache import build_cache
+from pets.loader import CachedSplit, batches
+from pets.train import autocast, device_default, prepare_input
+
+
+def measure(step, loader, steps, seconds, device):
+    """(images/s, share of the time spent waiting for data) after two warm-up steps."""
+    iterator = iter(loader)
+    for _ in range(2):
+        step(next(iterator))
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    waited, images, done = 0.0, 0, 0
+    started = time.perf_counter()
+    while done < steps and time.perf_counter() - started < seconds:
+        before = time.perf_counter()
+        batch = next(iterator)
+        waited += time.perf_counter() - before
+        step(batch)
+        images += len(batch[0])
+        done += 1
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    total = time.perf_counter() - started
+    return images / total, waited / total
+
+
+def pipeline_step(model, optimizer, size, device):
+    generator = torch.Generator(device=device).manual_seed(0)
+    augment = Augment()
+
+    def step(batch):
+        pixels, labels = batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
+        images = prepare_input(train_view(pixels, size, augment, generator), IMAGENET_MEAN, IMAGENET_STD, device)
+        with autocast(device):
+            loss = F.cross_entropy(model(images).float(), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return step
+
+
+def reference_step(model, optimizer, device):
+    def step(batch):
+        images, labels = batch[0].to(device), batch[1].to(device)
+        loss = F.cross_entropy(model(images), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return step
+
+
+def new_model(arch, device, channels_last=False, compile_model=False):
+    torch.manual_seed(0)
+    model = torchvision.models.get_model(arch, num_classes=37).to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return (torch.compile(model) if compile_model else model), model
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--archs", default="resnet18,resnet34,resnet50")
+    parser.add_argument("--size", type=int, default=None, help="default: 224 on CUDA, 128 on the CPU")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: 256 on CUDA, 32 on the CPU")
+    parser.add_argument("--images", type=int, default=2000)
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--compile", action="store_true", help="torch.compile the pipeline's model")
+    args = parser.parse_args()
+    device = device_default()
+    size = args.size or (224 if device.type == "cuda" else 128)
+    batch_size = args.batch_size or (256 if device.type == "cuda" else 32)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        paths = make_photos(tmp / "images", args.images)
+        rows = [{"path": p.relative_to(tmp).as_posix(), "label": p.stem.split("_")[0], "split": "train"} for p in paths]
+        classes = sorted({r["label"] for r in rows})
+        build_cache(rows, classes, tmp, tmp, resolution=round(size * 1.28), resize="crop", max_bad_frac=0)
+        split = CachedSplit(tmp, "train")
+        cuda = device.type == "cuda"
+        print(f"device {device}, size {size}, batch {batch_size}, up to {args.steps} steps or {args.seconds:g} s a run")
+        print("| arch | pipeline images/s | data wait | reference images/s | data wait | speed-up |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for arch in args.archs.split(","):
+            model, raw = new_model(arch, device, channels_last=cuda, compile_model=args.compile)
+            loader = batches(split, batch_size, shuffle=True, workers=2, pin_memory=cuda)
+            ours, our_wait = measure(pipeline_step(model, torch.optim.AdamW(raw.parameters()), size, device), loader,
+                                     args.steps, args.seconds, device)
+            model, raw = new_model(arch, device)
+            naive = DataLoader(NaiveJpegs(paths, size), batch_size=batch_size, shuffle=True, num_workers=2,
+                               drop_last=True, pin_memory=cuda)
+            theirs, their_wait = measure(reference_step(model, torch.optim.AdamW(raw.parameters()), device), naive,
+                                         args.steps, args.seconds, device)
+            print(f"| {arch} | {ours:.1f} | {our_wait:.0%} | {theirs:.1f} | {their_wait:.0%} | {ours / theirs:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""train.devices > 1: the train stage runs itself under torchrun (gloo on the CPU) and still learns."""
+
+import pytest
+
+from tests.project import Project, stages_run
+
+SHORT = dict(data="digits", arch="resnet18", weights="none", size=16, cache__resolution=16, train__epochs=3,
+             train__epochs_unfrozen=0, train__augment__flip=False, train__batch_size=64)
+OUTPUTS = ["confusion.json", "confusion.png", "index.json", "metrics.json", "most_confused.json", "per_class.tsv",
+           "show_batch.png", "show_valid.png", "top_losses.png", "train_log.tsv"]
+
+
+def test_two_processes_write_the_same_outputs_and_learn_as_well(tmp_path):
+    project = Project(tmp_path / "project", tmp_path / "torch_home")
+    project.set_params(**SHORT)
+    project.run("dvc", "repro")
+    single = project.json("metrics/metrics.json")["valid"]["error_rate"]
+    project.commit("one process")
+
+    # the same effective batch: 2 processes of 32
+    output = project.run("dvc", "exp", "run", "-S", "train.devices=2", "-S", "train.batch_size=32")
+    assert stages_run(output) == ["train", "evaluate"]
+    assert "on 2 x cpu" in output
+    assert sorted(p.name for p in (project.path / "metrics").iterdir()) == OUTPUTS
+    log = (project.path / "metrics/train_log.tsv").read_text().splitlines()
+    assert len(log) == 1 + 3  # one row per epoch, written once (by process 0)
+    double = project.json("metrics/metrics.json")["valid"]["error_rate"]
+    assert double == pytest.approx(single, abs=0.05), (single, double)

@@ -1,0 +1,46 @@
+import torch
+
+from pets.augment import tta_views, valid_view
+from pets.evaluate import most_confused, per_class_table, predict_probs, summarize, top_losses
+from pets.loader import CachedSplit
+from pets.models import build_model
+
+CLASSES = ["cat", "dog", "fox"]
+
+
+def test_summary_counts_errors_top5_and_loss():
+    probs = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.5, 0.4, 0.1], [0.2, 0.2, 0.6]])
+    summary = summarize(probs, [0, 1, 1, 2])
+    assert summary["error_rate"] == 0.5 and summary["accuracy"] == 0.5 and summary["count"] == 4
+    assert summary["top5_accuracy"] == 1.0
+    expected_loss = -torch.log(torch.tensor([0.7, 0.3, 0.4, 0.6])).mean().item()
+    assert abs(summary["loss"] - expected_loss) < 1e-5
+    assert top_losses(probs, [0, 1, 1, 2], 2) == [1, 2]
+
+
+def test_most_confused_and_per_class_table():
+    labels = [0, 0, 0, 1, 1, 2, 2, 2]
+    predicted = torch.tensor([1, 1, 0, 1, 2, 1, 2, 1])
+    assert most_confused(predicted, labels, CLASSES, min_count=2) == [
+        {"actual": "cat", "predicted": "dog", "count": 2}, {"actual": "fox", "predicted": "dog", "count": 2}]
+    rows = {r["class"]: r for r in per_class_table(predicted, labels, CLASSES)}
+    assert rows["cat"] == {"class": "cat", "count": 3, "accuracy": round(1 / 3, 4), "most_confused_with": "dog"}
+    assert rows["dog"]["accuracy"] == 0.5 and rows["dog"]["most_confused_with"] == "fox"
+
+
+def test_tta_views_with_zero_augmentation_are_the_plain_view():
+    batch = torch.randint(0, 255, (3, 20, 20, 3), dtype=torch.uint8)
+    views = tta_views(batch, 16, flip=False, zoom=1.0)
+    assert all(torch.equal(view, valid_view(batch, 16)) for view in views)
+    flipped = tta_views(batch, 16)
+    assert len(flipped) == 4 and torch.equal(flipped[2], flipped[0].flip(-1))
+
+
+def test_tta_predictions_are_probabilities_of_the_right_shape(colour_cache):
+    split = CachedSplit(colour_cache, "valid")
+    model, mean, std = build_model("resnet18", ["blue", "red"], "none", [0.5] * 3, [0.25] * 3)
+    plain = predict_probs(model, split, 16, mean, std, torch.device("cpu"))
+    tta = predict_probs(model, split, 16, mean, std, torch.device("cpu"), tta=True)
+    assert plain.shape == tta.shape == (len(split), 2)
+    assert torch.allclose(tta.sum(1), torch.ones(len(split)))
+    assert not torch.allclose(plain, tta)
