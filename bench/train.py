@@ -109,7 +109,7 @@ def main():
         print("| --- | --- | --- | --- | --- | --- |")
         for arch in args.archs.split(","):
             model, raw = new_model(arch, device, channels_last=cuda, compile_model=args.compile)
-            loader = batches(split, batch_size, shuffle=True, workers=2, pin_memory=cuda)
+            loader = batches(split, batch_size, shuffle=True, pin_memory=cuda)
             ours, our_wait = measure(pipeline_step(model, torch.optim.AdamW(raw.parameters()), size, device), loader,
                                      args.steps, args.seconds, device)
             model, raw = new_model(arch, device)

@@ -12,11 +12,11 @@ from pets.train import autocast, prepare_input
 
 
 @torch.no_grad()
-def predict_probs(model, split, size, mean, std, device, batch_size=128, tta=False, workers=0):
+def predict_probs(model, split, size, mean, std, device, batch_size=128, tta=False):
     """(N, classes) probabilities for a CachedSplit, averaged over the TTA views when `tta`."""
     model.eval().to(device)
     out = []
-    loader = batches(split, batch_size, shuffle=False, workers=workers, pin_memory=device.type == "cuda")
+    loader = batches(split, batch_size, shuffle=False, pin_memory=device.type == "cuda")
     for batch, _ in progress(loader, desc="predict", unit=" batch", leave=False):
         batch = batch.to(device, non_blocking=True)
         views = tta_views(batch, size) if tta else [valid_view(batch, size)]

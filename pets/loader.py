@@ -1,17 +1,18 @@
 """Batches of uint8 pixels straight from the pixel cache.
 
-Loader worker processes read the rows of a batch (sorted, so the reads are sequential) with one
-`pread` each into fresh memory: the page cache holds the file once for all processes, and no
-process maps the whole cache into its own memory. Augmentation and normalisation happen later,
-on the training device.
+A background thread reads the rows of a batch (sorted, so the reads are sequential) with one
+`pread` each into fresh memory: the page cache holds the file once, and the process never maps the
+whole cache into its own memory. Augmentation and normalisation happen later, on the training device.
 """
 
 import os
+import queue
+import threading
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from pets import distributed
 from pets.cache import read_manifest
@@ -34,7 +35,7 @@ class CachedSplit(Dataset):
         return len(self.labels)
 
     def _descriptor(self):
-        if self._pid != os.getpid():  # one descriptor per process: loader workers are forked
+        if self._pid != os.getpid():  # one descriptor per process, also after a fork
             self._fd, self._pid = os.open(self.path, os.O_RDONLY), os.getpid()
         return self._fd
 
@@ -78,9 +79,55 @@ class EpochBatches(torch.utils.data.Sampler):
         return self._shard_size() // self.batch_size if self.drop_last else -(-self._shard_size() // self.batch_size)
 
 
-def batches(split, batch_size, shuffle, seed=0, workers=0, pin_memory=False):
-    """A DataLoader yielding (uint8 NHWC pixels, labels) batches of `split` (a CachedSplit): this process's shard."""
+class Batches:
+    """The batches of one epoch per iteration, read ahead by a background thread.
+
+    `pread` releases the GIL, so reading overlaps the training step without worker processes, whose
+    hand-over of every batch through shared memory would cost more than the read itself.
+    """
+
+    def __init__(self, split, sampler, pin_memory=False, ahead=3):
+        self.split, self.sampler, self.pin_memory, self.ahead = split, sampler, pin_memory, ahead
+
+    def __len__(self):
+        return len(self.sampler)
+
+    def _read(self, rows):
+        pixels, labels = self.split[rows]
+        return (pixels.pin_memory(), labels.pin_memory()) if self.pin_memory else (pixels, labels)
+
+    def __iter__(self):
+        ready, stop = queue.Queue(maxsize=self.ahead), threading.Event()
+
+        def produce():
+            try:
+                for rows in self.sampler:
+                    item = self._read(rows)
+                    while not stop.is_set():
+                        try:
+                            ready.put(item, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+                ready.put(StopIteration())
+            except Exception as error:  # noqa: BLE001 - handed to the consumer, raised there
+                ready.put(error)
+
+        reader = threading.Thread(target=produce, daemon=True)
+        reader.start()
+        try:
+            while not isinstance(item := ready.get(), Exception):
+                yield item
+            if not isinstance(item, StopIteration):
+                raise item
+        finally:  # also when the consumer stops early: let the reader go
+            stop.set()
+            reader.join()
+
+
+def batches(split, batch_size, shuffle, seed=0, pin_memory=False):
+    """(uint8 NHWC pixels, labels) batches of `split` (a CachedSplit), this process's shard, read ahead."""
     drop_last = shuffle and len(split) > batch_size * distributed.world()[1]
-    sampler = EpochBatches(len(split), batch_size, shuffle, seed, drop_last)
-    return DataLoader(split, sampler=sampler, batch_size=None, num_workers=workers, pin_memory=pin_memory,
-                      persistent_workers=workers > 0)
+    return Batches(split, EpochBatches(len(split), batch_size, shuffle, seed, drop_last), pin_memory)

@@ -90,7 +90,6 @@ SCHEMA = {
         "lr_unfrozen": lr_range,
         "body_groups": number(1, integer=True),
         "weight_decay": number(0),
-        "workers": number(0, integer=True),
         "devices": devices,
         "augment": {
             "min_scale": number(0, 1, low_open=True),

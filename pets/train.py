@@ -31,7 +31,6 @@ class Recipe:
     augment: Augment
     pretrained: bool
     seed: int = 42
-    workers: int = 0
 
     @classmethod
     def from_params(cls, params):
@@ -40,7 +39,7 @@ class Recipe:
         return cls(size=params["size"], batch_size=p["batch_size"], epochs=p["epochs"],
                    epochs_unfrozen=p["epochs_unfrozen"], lr=p["lr"], lr_unfrozen=tuple(p["lr_unfrozen"]),
                    body_groups=p["body_groups"], weight_decay=p["weight_decay"], augment=Augment(**p["augment"]),
-                   pretrained=params["weights"] != "none", seed=p["seed"], workers=p["workers"])
+                   pretrained=params["weights"] != "none", seed=p["seed"])
 
 
 def device_default():
@@ -69,11 +68,11 @@ def prepare_input(images, mean, std, device):
 
 
 @torch.no_grad()
-def validate(model, valid_split, size, mean, std, device, batch_size, workers=0):
+def validate(model, valid_split, size, mean, std, device, batch_size):
     """(mean loss, error rate) on a CachedSplit; one host sync at the end."""
     model.eval()
     loss_sum, wrong = torch.zeros((), device=device), torch.zeros((), device=device)
-    loader = batches(valid_split, batch_size, shuffle=False, workers=workers, pin_memory=device.type == "cuda")
+    loader = batches(valid_split, batch_size, shuffle=False, pin_memory=device.type == "cuda")
     for batch, labels in loader:
         batch, labels = to_device(batch, labels, device)
         with autocast(device):
@@ -153,8 +152,7 @@ def fit(model, train_split, valid_split, recipe, mean, std, device, log=print):
         model.to(memory_format=torch.channels_last)
     rank, processes = distributed.world()
     generator = torch.Generator(device=device).manual_seed(recipe.seed + rank)
-    loader = batches(train_split, recipe.batch_size, shuffle=True, seed=recipe.seed, workers=recipe.workers,
-                     pin_memory=device.type == "cuda")
+    loader = batches(train_split, recipe.batch_size, shuffle=True, seed=recipe.seed, pin_memory=device.type == "cuda")
     history, epoch = [], 0
     for phase, frozen, epochs, peak_lrs in phases(recipe):
         if epochs == 0:
@@ -176,7 +174,7 @@ def fit(model, train_split, valid_split, recipe, mean, std, device, log=print):
                 raise PetsError(f"the training loss became {train_loss} in epoch {epoch} ({phase} phase); "
                                 f"try a lower learning rate (train.lr or train.lr_unfrozen)")
             valid_loss, error_rate = validate(model, valid_split, recipe.size, mean, std, device,
-                                              recipe.batch_size * 2, recipe.workers)
+                                              recipe.batch_size * 2)
             row = {"epoch": epoch, "phase": phase, "train_loss": round(train_loss, 6),
                    "valid_loss": round(valid_loss, 6), "error_rate": round(error_rate, 6),
                    "lr": optimizer.param_groups[-1]["lr"], "seconds": round(time.perf_counter() - started, 2)}

@@ -1,3 +1,5 @@
+import threading
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -75,9 +77,24 @@ def test_loader_batches_cover_an_epoch_without_repeats_and_repeat_with_the_seed(
     build_cache(rows, ["a"], tmp_path, tmp_path, resolution=4, resize="crop", max_bad_frac=0)
     split = CachedSplit(tmp_path, "train")
     seen = []
-    for pixels, labels in batches(split, 8, shuffle=True, seed=1, workers=0):
+    for pixels, labels in batches(split, 8, shuffle=True, seed=1):
         assert pixels.shape[1:] == (4, 4, 3) and len(pixels) == len(labels) == 8
         seen += pixels[:, 0, 0, 0].tolist()
     assert len(seen) == 16 and len(set(seen)) == 16  # drop_last: 20 images, 2 full batches, no repeats
     again = [p[:, 0, 0, 0].tolist() for p, _ in batches(split, 8, shuffle=True, seed=1)]
     assert sum(again, []) == seen
+
+
+def test_read_ahead_stops_when_the_consumer_does_and_passes_on_errors(tmp_path):
+    rows = write_images(tmp_path, {f"images/a_{i}.png": (i, 0, 0) for i in range(30)})
+    build_cache(rows, ["a"], tmp_path, tmp_path, resolution=4, resize="crop", max_bad_frac=0)
+    split = CachedSplit(tmp_path, "train")
+    before = threading.active_count()
+    iterator = iter(batches(split, 2, shuffle=False))
+    next(iterator)
+    iterator.close()  # the consumer stops after one batch of ten
+    assert threading.active_count() == before
+    with open(tmp_path / "train.npy", "r+b") as array:  # a cache file cut short under the loader's feet
+        array.truncate(200)
+    with pytest.raises(PetsError, match="shorter than its manifest says"):
+        list(batches(split, 2, shuffle=False))
