@@ -8,7 +8,7 @@ from pathlib import Path
 from pets.errors import PetsError
 from pets.progress import progress
 
-MAX_UNPACKED_BYTES = 64 << 30  # far above Pets (about 0.8 GB); stops a zip bomb long before the disk fills
+MAX_UNPACKED_BYTES = 64 * 10**9  # far above Pets (about 0.8 GB); stops a zip bomb long before the disk fills
 
 
 def _safe_name(archive, name, strip):

@@ -1,6 +1,6 @@
 """Bring a dataset recipe's data into one folder: fetch each source's archives, unpack, rename into place."""
 
-from pets.archive import unpack
+from pets.archive import MAX_UNPACKED_BYTES, unpack
 from pets.atomic import atomic_path
 from pets.digits import write_digits
 from pets.errors import PetsError
@@ -8,12 +8,16 @@ from pets.fetch import fetch
 
 BUILTINS = {"digits": write_digits}
 ARCHIVE_KEYS = {"url", "sha256", "size", "strip"}
+RECIPE_KEYS = {"builtin", "sources", "max_unpacked_gb"}
 
 
 def _check_recipe(name, recipe):
     where = f"params.yaml: datasets.{name}"
     if not isinstance(recipe, dict) or ("builtin" in recipe) == ("sources" in recipe):
         raise PetsError(f"{where} must have either `builtin: digits` or a list of `sources`")
+    if set(recipe) - RECIPE_KEYS:
+        raise PetsError(f"{where}: unknown key(s) {', '.join(sorted(set(recipe) - RECIPE_KEYS))}; "
+                        f"allowed: {', '.join(sorted(RECIPE_KEYS))}")
     if "builtin" in recipe:
         if recipe["builtin"] not in BUILTINS:
             raise PetsError(f"{where}.builtin is {recipe['builtin']!r}; allowed: {', '.join(BUILTINS)}")
@@ -50,7 +54,8 @@ def prepare_dataset(name, recipe, target, downloads):
                 failures.append(str(error))
                 print(f"source failed: {error}")
                 continue
+            limit = int(recipe.get("max_unpacked_gb", MAX_UNPACKED_BYTES / 1e9) * 1e9)
             for archive, path in zip(source["archives"], paths):
-                unpack(path, tmp, strip=archive.get("strip", 0))
+                unpack(path, tmp, strip=archive.get("strip", 0), max_bytes=limit)
             return
         raise PetsError("no source of dataset " + name + " could be fetched: " + " | ".join(failures))

@@ -107,6 +107,10 @@ def build_index(root, images, label_rule, pattern, csv_name, split_rule, valid_f
         skipped += [{"path": p, "reason": "in neither official list"} for p in labels if p not in split]
     rows = [{"path": p, "label": labels[p], "split": split[p]} for p in sorted(split)]
     classes = sorted({row["label"] for row in rows})
+    empty = []
+    if label_rule == "folder":  # a class folder without a single image is most likely a mistake
+        empty = sorted({p.name for p in (Path(root) / images).rglob("*") if p.is_dir()} - set(classes)
+                       - {Path(path).parent.name for path in files})
     per_split = {s: Counter(row["label"] for row in rows if row["split"] == s) for s in SPLITS}
     without_training = [c for c in classes if per_split["train"][c] == 0]
     if without_training:
@@ -118,6 +122,7 @@ def build_index(root, images, label_rule, pattern, csv_name, split_rule, valid_f
         "splits": {s: sum(per_split[s].values()) for s in SPLITS if per_split[s]},
         "per_class": {c: {s: per_split[s][c] for s in SPLITS if per_split[s]} for c in classes},
         "skipped": skipped,
+        "empty_classes": empty,
     }
     return rows, classes, report
 

@@ -21,6 +21,8 @@ def main():
     write_json("metrics/index.json", report)
     print(f"index: {report['images']} images, {report['classes']} classes, splits {report['splits']}, "
           f"{len(report['skipped'])} files skipped")
+    if report["empty_classes"]:
+        print(f"warning: class folder(s) without images, not used as classes: {', '.join(report['empty_classes'])}")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ import zipfile
 import pytest
 
 from pets.archive import unpack
+from pets.download import prepare_dataset
 from pets.errors import PetsError
 
 
@@ -108,3 +109,12 @@ def test_not_an_archive_is_a_clear_error(tmp_path):
     (tmp_path / "page.tgz").write_text("<html>")
     with pytest.raises(PetsError, match="not a tar or zip archive"):
         unpack(tmp_path / "page.tgz", tmp_path / "out")
+
+
+def test_a_recipe_sets_the_unpacked_size_limit(tmp_path):
+    with zipfile.ZipFile(tmp_path / "bomb.zip", "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("images/zeros.bin", b"\0" * 3_000_000)
+    recipe = {"max_unpacked_gb": 0.002, "sources": [{"archives": [{"url": str(tmp_path / "bomb.zip")}]}]}
+    with pytest.raises(PetsError, match="more than 2,000,000 bytes .*images/zeros.bin"):
+        prepare_dataset("bombs", recipe, tmp_path / "raw", tmp_path / "downloads")
+    assert not (tmp_path / "raw").exists()

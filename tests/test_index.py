@@ -103,3 +103,10 @@ def test_a_class_without_training_images_is_an_error(tmp_path):
 def test_missing_images_folder_is_named(tmp_path):
     with pytest.raises(PetsError, match="index.images"):
         index(tmp_path)
+
+
+def test_empty_class_folders_are_reported(tmp_path):
+    touch(tmp_path, "train/cat/x1.jpg", "train/dog/x2.jpg", "train/dog/x3.jpg", "train/dog/x4.jpg")
+    (tmp_path / "train" / "fox").mkdir()
+    _, classes, report = index(tmp_path, images="train", label_rule="folder", valid_frac=0.25)
+    assert classes == ["cat", "dog"] and report["empty_classes"] == ["fox"]
