@@ -38,10 +38,11 @@ class NaiveJpegs(Dataset):
             return self.transform(image.convert("RGB")), 0
 
 
-def images_per_second(loader, n_batches, work=lambda batch: None):
-    """Images/s over `n_batches` batches after one warm-up batch (worker start-up is not counted)."""
+def images_per_second(loader, n_batches, work=lambda batch: None, warm_up=5):
+    """Images/s over `n_batches` batches after `warm_up` batches (start-up and first allocations not counted)."""
     iterator = iter(loader)
-    work(next(iterator)[0])
+    for _ in range(warm_up):
+        work(next(iterator)[0])
     count, started = 0, time.perf_counter()
     for _ in range(n_batches):
         batch = next(iterator)[0]

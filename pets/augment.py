@@ -53,12 +53,13 @@ def random_affine(n, augment, generator, device):
 
 
 def lighting(images, max_lighting, generator):
-    """Random contrast and brightness per image, as fast.ai's `brightness` and `contrast`."""
+    """Random contrast and brightness per image, as fast.ai's `brightness` and `contrast` (changes `images`)."""
     n, device = images.shape[0], images.device
     log_contrast = _uniform(n, math.log(1 - max_lighting), -math.log(1 - max_lighting), generator, device)
     brightness = _uniform(n, -max_lighting / 2, max_lighting / 2, generator, device)
-    images = (images - 0.5) * log_contrast.exp().view(-1, 1, 1, 1) + 0.5 + brightness.view(-1, 1, 1, 1)
-    return images.clamp_(0, 1)
+    contrast = log_contrast.exp().view(-1, 1, 1, 1)
+    shift = 0.5 * (1 - contrast) + brightness.view(-1, 1, 1, 1)  # (x - 0.5) * contrast + 0.5 + brightness
+    return images.mul_(contrast).add_(shift).clamp_(0, 1)  # in place: three passes over the batch, no copies
 
 
 def train_view(batch, size, augment, generator):

@@ -99,21 +99,24 @@ class Batches:
     def __iter__(self):
         ready, stop = queue.Queue(maxsize=self.ahead), threading.Event()
 
+        def offer(item):
+            """Queue `item` unless the consumer has gone away."""
+            while not stop.is_set():
+                try:
+                    ready.put(item, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
+
         def produce():
             try:
                 for rows in self.sampler:
-                    item = self._read(rows)
-                    while not stop.is_set():
-                        try:
-                            ready.put(item, timeout=0.1)
-                            break
-                        except queue.Full:
-                            continue
                     if stop.is_set():
                         return
-                ready.put(StopIteration())
+                    offer(self._read(rows))
+                offer(StopIteration())
             except Exception as error:  # noqa: BLE001 - handed to the consumer, raised there
-                ready.put(error)
+                offer(error)
 
         reader = threading.Thread(target=produce, daemon=True)
         reader.start()
@@ -122,7 +125,7 @@ class Batches:
                 yield item
             if not isinstance(item, StopIteration):
                 raise item
-        finally:  # also when the consumer stops early: let the reader go
+        finally:  # also when the consumer stops early or fails: let the reader go
             stop.set()
             reader.join()
 

@@ -1,4 +1,5 @@
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -92,7 +93,11 @@ def test_read_ahead_stops_when_the_consumer_does_and_passes_on_errors(tmp_path):
     before = threading.active_count()
     iterator = iter(batches(split, 2, shuffle=False))
     next(iterator)
+    time.sleep(0.3)  # the reader fills its queue and waits
     iterator.close()  # the consumer stops after one batch of ten
+    assert threading.active_count() == before
+    for _ in batches(split, 2, shuffle=False):
+        break  # stopping by an exception (GeneratorExit) lets the reader go too
     assert threading.active_count() == before
     with open(tmp_path / "train.npy", "r+b") as array:  # a cache file cut short under the loader's feet
         array.truncate(200)
