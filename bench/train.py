@@ -20,10 +20,10 @@ from torch.utils.data import DataLoader
 
 from bench.loader import NaiveJpegs
 from bench.photos import make_photos
-from pets.augment import IMAGENET_MEAN, IMAGENET_STD, Augment, train_view
+from pets.augment import IMAGENET_MEAN, IMAGENET_STD, Augment
 from pets.cache import build_cache
 from pets.loader import CachedSplit, batches
-from pets.train import autocast, device_default, prepare_input
+from pets.train import Recipe, device_default, training_step
 
 
 def measure(step, loader, steps, seconds, device):
@@ -49,18 +49,11 @@ def measure(step, loader, steps, seconds, device):
 
 
 def pipeline_step(model, optimizer, size, device):
+    """The pipeline's own training step (pets.train.training_step), on batches from the cache."""
+    recipe = Recipe(size=size, batch_size=0, epochs=0, epochs_unfrozen=0, lr=0.0, lr_unfrozen=(0.0, 0.0),
+                    body_groups=1, weight_decay=0.0, augment=Augment(), pretrained=False)
     generator = torch.Generator(device=device).manual_seed(0)
-    augment = Augment()
-
-    def step(batch):
-        pixels, labels = batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
-        images = prepare_input(train_view(pixels, size, augment, generator), IMAGENET_MEAN, IMAGENET_STD, device)
-        with autocast(device):
-            loss = F.cross_entropy(model(images).float(), labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    return step
+    return lambda batch: training_step(model, *batch, optimizer, recipe, IMAGENET_MEAN, IMAGENET_STD, device, generator)
 
 
 def reference_step(model, optimizer, device):
