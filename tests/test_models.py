@@ -15,6 +15,14 @@ def classes(n):
     return [f"class{i}" for i in range(n)]
 
 
+def saved_resnet18(path, class_names, mean=(0.1, 0.1, 0.1), std=(0.2, 0.2, 0.2)):
+    """A seeded resnet18 for `class_names`, saved as a pets checkpoint at `path`; returns the model."""
+    torch.manual_seed(0)
+    model, _, _ = build_model("resnet18", class_names, "none", *DATA_STATS)
+    save_checkpoint(path, model, arch="resnet18", classes=class_names, size=32, mean=list(mean), std=list(std))
+    return model
+
+
 def test_unknown_arch_suggests_the_closest_names():
     with pytest.raises(PetsError, match="did you mean resnet50"):
         check_arch("resnet05")
@@ -73,10 +81,7 @@ def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
 
 
 def test_weights_from_a_path_with_other_classes_keep_the_body_and_replace_the_head(tmp_path):
-    torch.manual_seed(0)
-    source, _, _ = build_model("resnet18", classes(5), "none", *DATA_STATS)
-    save_checkpoint(tmp_path / "five.pt", source, arch="resnet18", classes=classes(5), size=32, mean=[0.1] * 3,
-                    std=[0.2] * 3)
+    source = saved_resnet18(tmp_path / "five.pt", classes(5))
     model, mean, std = build_model("resnet18", classes(3), str(tmp_path / "five.pt"), *DATA_STATS)
     saved, loaded = source.state_dict(), model.state_dict()
     assert all(torch.equal(loaded[k], saved[k]) for k in saved if not k.startswith("fc."))
@@ -84,9 +89,7 @@ def test_weights_from_a_path_with_other_classes_keep_the_body_and_replace_the_he
 
 
 def test_weights_for_another_arch_or_not_a_checkpoint_are_clear_errors(tmp_path):
-    source, _, _ = build_model("resnet18", classes(5), "none", *DATA_STATS)
-    save_checkpoint(tmp_path / "r18.pt", source, arch="resnet18", classes=list("abcde"), size=32, mean=DATA_STATS[0],
-                    std=DATA_STATS[1])
+    source = saved_resnet18(tmp_path / "r18.pt", list("abcde"))
     with pytest.raises(PetsError, match="a checkpoint of resnet18, not resnet34"):
         build_model("resnet34", classes(3), str(tmp_path / "r18.pt"), *DATA_STATS)
     torch.save(source.state_dict(), tmp_path / "bare.pt")
@@ -115,10 +118,7 @@ def test_layer_groups_cover_every_parameter_once_in_order():
 
 
 def test_a_checkpoint_for_the_same_classes_keeps_its_head_and_for_other_classes_gets_a_new_one(tmp_path):
-    torch.manual_seed(0)
-    source, _, _ = build_model("resnet18", classes(3), "none", *DATA_STATS)
-    save_checkpoint(tmp_path / "three.pt", source, arch="resnet18", classes=classes(3), size=32, mean=[0.1] * 3,
-                    std=[0.2] * 3)
+    source = saved_resnet18(tmp_path / "three.pt", classes(3))
     same, _, _ = build_model("resnet18", classes(3), str(tmp_path / "three.pt"), *DATA_STATS)
     assert torch.equal(same.fc.weight, source.fc.weight)
     other, _, _ = build_model("resnet18", ["x", "y", "z"], str(tmp_path / "three.pt"), *DATA_STATS)
