@@ -1,12 +1,15 @@
-"""Batched augmentation on the training device, from uint8 NHWC batches of the pixel cache.
+"""Augmentation of uint8 NHWC batches of the pixel cache, and the plain views for validation.
 
-Crop, zoom, rotation and flip are folded into one affine transform per image and applied with a
-single `grid_sample` that also resizes to the training size (fast.ai's presizing); lighting follows.
+Crop, zoom, rotation and flip are folded into one affine transform per image that also resizes to the
+training size (fast.ai's presizing); lighting (contrast and brightness) and normalisation follow. On a GPU
+the batch is warped at once with a float `grid_sample`; on the CPU image by image in uint8 with OpenCV.
 """
 
 import math
 from dataclasses import dataclass
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -52,23 +55,62 @@ def random_affine(n, augment, generator, device):
     ], 1)
 
 
-def lighting(images, max_lighting, generator):
-    """Random contrast and brightness per image, as fast.ai's `brightness` and `contrast` (changes `images`)."""
-    n, device = images.shape[0], images.device
+def random_lighting(n, max_lighting, generator, device):
+    """(contrast, shift) per image: fast.ai's contrast and brightness as `x * contrast + shift` on [0, 1] pixels."""
     log_contrast = _uniform(n, math.log(1 - max_lighting), -math.log(1 - max_lighting), generator, device)
     brightness = _uniform(n, -max_lighting / 2, max_lighting / 2, generator, device)
-    contrast = log_contrast.exp().view(-1, 1, 1, 1)
-    shift = 0.5 * (1 - contrast) + brightness.view(-1, 1, 1, 1)  # (x - 0.5) * contrast + 0.5 + brightness
-    return images.mul_(contrast).add_(shift).clamp_(0, 1)  # in place: three passes over the batch, no copies
+    contrast = log_contrast.exp()
+    return contrast, 0.5 * (1 - contrast) + brightness  # (x - 0.5) * contrast + 0.5 + brightness
 
 
-def train_view(batch, size, augment, generator):
-    """Augmented float NCHW images of `size` from a uint8 NHWC batch, all on the batch's device."""
+def augment_with_grid_sample(batch, size, theta, contrast, shift, mean, std):
+    """The whole batch at once in float: one `grid_sample`, then lighting and normalisation in place."""
     images = to_float(batch)
-    theta = random_affine(images.shape[0], augment, generator, images.device)
     grid = F.affine_grid(theta, [images.shape[0], 3, size, size], align_corners=False)
     images = F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-    return lighting(images, augment.max_lighting, generator) if augment.max_lighting > 0 else images
+    images.mul_(contrast.view(-1, 1, 1, 1)).add_(shift.view(-1, 1, 1, 1)).clamp_(0, 1)
+    return normalize_(images, mean, std)
+
+
+def pixel_matrices(theta, input_size, size):
+    """`F.affine_grid`'s matrices (normalised coordinates, align_corners=False) as matrices from output to
+    input pixel coordinates, the form `cv2.warpAffine` takes with WARP_INVERSE_MAP."""
+    height, width = input_size
+    to_input_pixels = theta.new_tensor([[width / 2, 0, width / 2 - 0.5], [0, height / 2, height / 2 - 0.5]])
+    from_output_pixels = theta.new_tensor([[2 / size, 0, 1 / size - 1], [0, 2 / size, 1 / size - 1], [0, 0, 1]])
+    square = torch.cat([theta, theta.new_tensor([0, 0, 1]).expand(len(theta), 1, 3)], 1)
+    return to_input_pixels @ square @ from_output_pixels
+
+
+def augment_with_opencv(batch, size, theta, contrast, shift, mean, std):
+    """Image by image in uint8: OpenCV's fixed-point bilinear warp (reflecting at the borders as `grid_sample`
+    does), then one lookup table per image that applies lighting, converts to float and normalises at once."""
+    pixels = batch.numpy()
+    matrices = pixel_matrices(theta.double(), pixels.shape[1:3], size).numpy()
+    levels = torch.arange(256, dtype=torch.float64) / 255
+    lit = (levels * contrast.double()[:, None] + shift.double()[:, None]).clamp(0, 1)
+    tables = ((lit[:, :, None] - torch.tensor(mean, dtype=torch.float64)) / torch.tensor(std, dtype=torch.float64))
+    tables = tables.float().numpy()  # (n, 256 levels, 3 channels)
+    images = np.empty((len(pixels), size, size, 3), np.float32)
+    warped = np.empty((size, size, 3), np.uint8)
+    for i in range(len(pixels)):
+        cv2.warpAffine(pixels[i], matrices[i], (size, size), dst=warped,
+                       flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT)
+        cv2.LUT(warped, tables[i][None], dst=images[i])
+    return torch.from_numpy(images).permute(0, 3, 1, 2)
+
+
+def train_view(batch, size, augment, mean, std, generator):
+    """Augmented, normalised float NCHW images of `size` from a uint8 NHWC batch, on the batch's device.
+
+    The random parameters are drawn the same way everywhere; a batch on the CPU is warped with OpenCV, where
+    a float `grid_sample` would cost more than the decoding of the JPEGs it replaces (bench/loader.py).
+    """
+    n, device = batch.shape[0], batch.device
+    theta = random_affine(n, augment, generator, device)
+    contrast, shift = random_lighting(n, augment.max_lighting, generator, device)
+    apply = augment_with_opencv if device.type == "cpu" else augment_with_grid_sample
+    return apply(batch, size, theta, contrast, shift, mean, std)
 
 
 def valid_view(batch, size):
@@ -91,7 +133,8 @@ def tta_views(batch, size, flip=True, zoom=1.1):
     return views
 
 
-def normalize(images, mean, std):
+def normalize_(images, mean, std):
+    """Normalise float NCHW images in place."""
     mean = torch.tensor(mean, device=images.device).view(1, 3, 1, 1)
     std = torch.tensor(std, device=images.device).view(1, 3, 1, 1)
-    return (images - mean) / std
+    return images.sub_(mean).div_(std)

@@ -61,7 +61,7 @@ def show_batch(split, size, augment, classes, path, n=9, seed=0):
     if augment is None:
         images = valid_view(pixels, size)
     else:
-        images = train_view(pixels, size, augment, torch.Generator().manual_seed(seed))
+        images = train_view(pixels, size, augment, (0, 0, 0), (1, 1, 1), torch.Generator().manual_seed(seed))
     image_grid(images.permute(0, 2, 3, 1).numpy(), [classes[i] for i in labels.tolist()], path)
 
 
