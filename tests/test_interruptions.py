@@ -21,6 +21,15 @@ DIGITS = dict(data="digits", arch="resnet18", weights="none", size=16, cache__re
               train__epochs_unfrozen=0, train__augment__flip=False)
 
 
+@pytest.fixture(autouse=True)
+def sigint_not_ignored():
+    """A shell that starts the tests in the background ignores SIGINT, and so would every run started from here;
+    with a handler in this process, the runs start with SIGINT's default action instead."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def interrupt(project, ready, sig, delay, command=("dvc", "repro")):
     """Start `command`; `delay` seconds after `ready(output so far)` holds, signal its whole process group."""
     process = subprocess.Popen(command, cwd=project.path, env={**project.env, "PYTHONUNBUFFERED": "1"},
