@@ -89,8 +89,8 @@ def augment_with_opencv(batch, size, theta, contrast, shift, mean, std):
     matrices = pixel_matrices(theta.double(), pixels.shape[1:3], size).numpy()
     levels = torch.arange(256, dtype=torch.float64) / 255
     lit = (levels * contrast.double()[:, None] + shift.double()[:, None]).clamp(0, 1)
-    tables = ((lit[:, :, None] - torch.tensor(mean, dtype=torch.float64)) / torch.tensor(std, dtype=torch.float64))
-    tables = tables.float().numpy()  # (n, 256 levels, 3 channels)
+    mean, std = torch.tensor(mean, dtype=torch.float64), torch.tensor(std, dtype=torch.float64)
+    tables = ((lit[:, :, None] - mean) / std).float().numpy()  # (n, 256 levels, 3 channels)
     images = np.empty((len(pixels), size, size, 3), np.float32)
     warped = np.empty((size, size, 3), np.uint8)
     for i in range(len(pixels)):
