@@ -17,8 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 from bench.photos import make_photos
-from pets.augment import (IMAGENET_MEAN, IMAGENET_STD, Augment, augment_with_grid_sample, random_affine,
-                          random_lighting, train_view)
+from pets.augment import IMAGENET_MEAN, IMAGENET_STD, Augment, augment_with_grid_sample, random_parameters, train_view
 from pets.cache import build_cache
 from pets.loader import CachedSplit, batches
 
@@ -77,9 +76,8 @@ def main():
                                 lambda batch: train_view(batch, args.size, augment, IMAGENET_MEAN, IMAGENET_STD, generator))
 
         def float_grid_sample(batch):  # what the GPU path would cost on the CPU
-            theta = random_affine(len(batch), augment, generator, batch.device)
-            lighting = random_lighting(len(batch), augment.max_lighting, generator, batch.device)
-            augment_with_grid_sample(batch, args.size, theta, *lighting, IMAGENET_MEAN, IMAGENET_STD)
+            parameters = random_parameters(len(batch), augment, generator, batch.device)
+            augment_with_grid_sample(batch, args.size, *parameters, IMAGENET_MEAN, IMAGENET_STD)
 
         cpu_float = images_per_second(batches(split, args.batch_size, shuffle=True), args.batches, float_grid_sample)
 

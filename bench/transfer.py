@@ -18,9 +18,10 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from bench.digits import cache, digits_rows, train_and_score
-from pets.augment import normalize_, valid_view
+from bench.digits import CPU, cache, digits_rows, train_and_score
+from pets.augment import valid_view
 from pets.models import save_checkpoint
+from pets.train import prepare_input
 
 FIRST, SECOND = [str(d) for d in range(5)], [str(d) for d in range(5, 10)]
 STAGES = ("layer1", "layer2", "layer3", "layer4")
@@ -51,7 +52,7 @@ def stage_features(model, split, mean, std):
         for stage in STAGES]
     pixels, _ = split[range(len(split))]
     model.eval()
-    model(normalize_(valid_view(pixels, 32), mean, std))
+    model(prepare_input(valid_view(pixels, 32), mean, std, CPU))
     for hook in hooks:
         hook.remove()
     return pooled

@@ -63,6 +63,11 @@ def random_lighting(n, max_lighting, generator, device):
     return contrast, 0.5 * (1 - contrast) + brightness  # (x - 0.5) * contrast + 0.5 + brightness
 
 
+def random_parameters(n, augment, generator, device):
+    """(theta, contrast, shift) of `n` images: what either way of augmenting applies."""
+    return (random_affine(n, augment, generator, device), *random_lighting(n, augment.max_lighting, generator, device))
+
+
 def augment_with_grid_sample(batch, size, theta, contrast, shift, mean, std):
     """The whole batch at once in float: one `grid_sample`, then lighting and normalisation in place."""
     images = to_float(batch)
@@ -106,11 +111,8 @@ def train_view(batch, size, augment, mean, std, generator):
     The random parameters are drawn the same way everywhere; a batch on the CPU is warped with OpenCV, where
     a float `grid_sample` would cost more than the decoding of the JPEGs it replaces (bench/loader.py).
     """
-    n, device = batch.shape[0], batch.device
-    theta = random_affine(n, augment, generator, device)
-    contrast, shift = random_lighting(n, augment.max_lighting, generator, device)
-    apply = augment_with_opencv if device.type == "cpu" else augment_with_grid_sample
-    return apply(batch, size, theta, contrast, shift, mean, std)
+    apply = augment_with_opencv if batch.device.type == "cpu" else augment_with_grid_sample
+    return apply(batch, size, *random_parameters(len(batch), augment, generator, batch.device), mean, std)
 
 
 def valid_view(batch, size):

@@ -4,7 +4,7 @@ import torch
 from sklearn.datasets import load_sample_images
 
 from pets.augment import (IMAGENET_MEAN, IMAGENET_STD, Augment, augment_with_grid_sample, augment_with_opencv,
-                          pixel_matrices, random_affine, random_lighting, train_view)
+                          pixel_matrices, random_lighting, random_parameters, train_view)
 
 STILL = Augment(min_scale=1.0, flip=False, max_rotate=0.0, max_zoom=1.0, max_lighting=0.0)
 
@@ -17,9 +17,7 @@ def photos():
 
 
 def draw(n, augment, seed):
-    generator = torch.Generator().manual_seed(seed)
-    theta = random_affine(n, augment, generator, "cpu")
-    return (theta, *random_lighting(n, augment.max_lighting, generator, "cpu"))
+    return random_parameters(n, augment, torch.Generator().manual_seed(seed), "cpu")
 
 
 def test_the_cpu_and_gpu_ways_give_the_same_images_for_the_same_draw(photos):
