@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tests.pets_archive import SHARED
+from tests.pets_archive import shared_text
 from tests.project import Project, stages_run
 
 
 def pets_sized_tar(path):
     rng = np.random.default_rng(0)
     with tarfile.open(path, "w") as tar:
-        for name in (SHARED / "images.txt").read_text().split():
+        for name in shared_text("images.txt").split():
             buffer = io.BytesIO()
             Image.fromarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(buffer, format="JPEG")
             data = buffer.getvalue() if name.endswith(".jpg") else b"MATLAB 5.0 MAT-file"

@@ -5,7 +5,7 @@ import pytest
 from pets.errors import PetsError
 from pets.index import build_index, label_reader, random_split
 
-from tests.pets_archive import SHARED
+from tests.pets_archive import shared_text
 PETS_PATTERN = r"^(.+)_\d+$"
 
 
@@ -80,17 +80,17 @@ def test_random_split_sizes_determinism_and_no_overlap():
 
 
 def test_official_split_uses_the_real_lists_and_carves_validation_out_of_trainval(tmp_path):
-    names = (SHARED / "images.txt").read_text().split()
+    names = shared_text("images.txt").split()
     touch(tmp_path, *[f"images/{n}" for n in names])
     (tmp_path / "annotations").mkdir()
     for name in ("trainval.txt", "test.txt"):
-        (tmp_path / "annotations" / name).write_text((SHARED / "annotations" / name).read_text())
+        (tmp_path / "annotations" / name).write_text(shared_text(f"annotations/{name}"))
     rows, classes, report = index(tmp_path, split_rule="official")
     assert len(classes) == 37
     assert report["splits"] == {"train": 2944, "valid": 736, "test": 3669}
     reasons = [s["reason"] for s in report["skipped"]]
     assert reasons.count("not an image (.mat)") == 3 and reasons.count("in neither official list") == 41
-    test_names = {line.split()[0] for line in (SHARED / "annotations/test.txt").read_text().splitlines()}
+    test_names = {line.split()[0] for line in shared_text("annotations/test.txt").splitlines()}
     assert all((Path(r["path"]).stem in test_names) == (r["split"] == "test") for r in rows)
 
 
