@@ -7,18 +7,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from pets.augment import Augment
+from bench.recipes import quick_start_recipe
 from pets.cache import build_cache
 from pets.digits import write_digits
 from pets.evaluate import predict_probs, summarize
 from pets.index import build_index
 from pets.loader import CachedSplit
 from pets.models import build_model
-from pets.train import Recipe, fit, seed_everything
+from pets.train import fit, seed_everything
 
-# The digits recipe: what `make digits` passes to `dvc exp run` (see the Makefile and README).
-DIGITS_RECIPE = dict(size=32, batch_size=64, epochs=8, epochs_unfrozen=0, lr=2e-3, lr_unfrozen=(1e-6, 1e-4),
-                     body_groups=2, weight_decay=0.01, augment=Augment(flip=False), pretrained=False, seed=42)
 CPU = torch.device("cpu")
 
 
@@ -42,12 +39,13 @@ def cache(root, rows, classes, resolution=32):
     return CachedSplit(out, "train"), CachedSplit(out, "valid")
 
 
-def train_and_score(train_split, valid_split, arch="resnet18", weights="none", **recipe_changes):
-    """(model, validation metrics, history) of the pipeline's training on a cache, on the CPU."""
-    recipe = Recipe(**{**DIGITS_RECIPE, **recipe_changes})
+def train_and_score(train_split, valid_split, recipe=None, weights="none"):
+    """(model, validation metrics, history) of the pipeline's training on a cache, on the CPU; by default
+    with the recipe of `make digits`."""
+    recipe = recipe or quick_start_recipe("DIGITS")
     seed_everything(recipe.seed)
     manifest = train_split.manifest
-    model, mean, std = build_model(arch, manifest["classes"], weights, manifest["mean"], manifest["std"])
+    model, mean, std = build_model(recipe.arch, manifest["classes"], weights, manifest["mean"], manifest["std"])
     history = fit(model, train_split, valid_split, recipe, mean, std, CPU, log=lambda line: None)
     probs = predict_probs(model, valid_split, recipe.size, mean, std, CPU)
     return model, summarize(probs, valid_split.labels.tolist()), history

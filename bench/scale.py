@@ -54,8 +54,8 @@ def train_child(cache):
     split = CachedSplit(cache, "train")
     model, mean, std = build_model("resnet18", split.manifest["classes"], "none", split.manifest["mean"],
                                    split.manifest["std"])
-    recipe = Recipe(size=32, batch_size=128, epochs=1, epochs_unfrozen=0, lr=1e-3, lr_unfrozen=(1e-6, 1e-4),
-                    body_groups=2, weight_decay=0.01, augment=Augment(), pretrained=False)
+    recipe = Recipe(arch="resnet18", size=32, batch_size=128, epochs=1, epochs_unfrozen=0, lr=1e-3,
+                    lr_unfrozen=(1e-6, 1e-4), body_groups=2, weight_decay=0.01, batchnorm_stats="batch", augment=Augment(), pretrained=False)
     fit(model, split, CachedSplit(cache, "valid"), recipe, mean, std, torch.device("cpu"), log=lambda line: None)
 
 

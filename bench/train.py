@@ -48,10 +48,10 @@ def measure(step, loader, steps, seconds, device):
     return images / total, waited / total
 
 
-def pipeline_step(model, optimizer, size, device):
+def pipeline_step(model, arch, optimizer, size, device):
     """The pipeline's own training step (pets.train.training_step), on batches from the cache."""
-    recipe = Recipe(size=size, batch_size=0, epochs=0, epochs_unfrozen=0, lr=0.0, lr_unfrozen=(0.0, 0.0),
-                    body_groups=1, weight_decay=0.0, augment=Augment(), pretrained=False)
+    recipe = Recipe(arch=arch, size=size, batch_size=0, epochs=0, epochs_unfrozen=0, lr=0.0, lr_unfrozen=(0.0, 0.0),
+                    body_groups=1, weight_decay=0.0, batchnorm_stats="batch", augment=Augment(), pretrained=False)
     generator = torch.Generator(device=device).manual_seed(0)
     return lambda batch: training_step(model, *batch, optimizer, recipe, IMAGENET_MEAN, IMAGENET_STD, device, generator)
 
@@ -103,8 +103,8 @@ def main():
         for arch in args.archs.split(","):
             model, raw = new_model(arch, device, channels_last=cuda, compile_model=args.compile)
             loader = batches(split, batch_size, shuffle=True, pin_memory=cuda)
-            ours, our_wait = measure(pipeline_step(model, torch.optim.AdamW(raw.parameters()), size, device), loader,
-                                     args.steps, args.seconds, device)
+            step = pipeline_step(model, arch, torch.optim.AdamW(raw.parameters()), size, device)
+            ours, our_wait = measure(step, loader, args.steps, args.seconds, device)
             model, raw = new_model(arch, device)
             naive = DataLoader(NaiveJpegs(paths, size), batch_size=batch_size, shuffle=True, num_workers=2,
                                drop_last=True, pin_memory=cuda)

@@ -1,111 +1,143 @@
-"""Transfer learning, measured: digits 5-9 from k labelled images per class, with and without a body
-pretrained on digits 0-4, on the same budget.
+"""Transfer learning on real ImageNet features, measured: k labelled images per class, four ways, several seeds.
 
-    python -m bench.transfer [--seeds 10]
+    python -m bench.transfer [--seeds 5] [--ks 2,5,10] [--digits-k 10]
 
-(a) fast.ai's fine_tune shape: a short frozen phase that only places the new head, then everything
-    unfrozen with discriminative rates up to the from-scratch rate;
-(a') lesson 1's shape: a long frozen phase, then low unfrozen rates (what suits an ImageNet body);
-(b) from scratch.
-A linear probe per ResNet stage of the frozen 0-4 body shows how much of it carries over to 5-9.
-Every way sees the same split and training seed, so (a) and (b) are also compared seed by seed. The
-spread between seeds is as large as the gap between the ways: use 10 seeds or more (seeds 0-4 alone
-give (a)/(b) = 0.75 at k = 10, seeds 0-9 give 0.92).
+On the built-in photos (training and validation crops from disjoint parts of each photograph) and on the
+digits (k per class for training, all the other digits for validation), with the same arch and budget:
+(a) EfficientNet-Lite0 with its ImageNet weights, `make photos`' recipe (frozen body, then unfrozen with
+    discriminative rates); (a') the same with BatchNorm normalising with batch statistics once unfrozen
+    (`train.batchnorm_stats: batch`);
+(b) the same arch from scratch, every epoch of the budget at the from-scratch rate of `make digits`;
+(c) a linear probe: logistic regression on the frozen ImageNet body's pooled features;
+(d) an SVC (RBF) on raw pixels: the 8x8 digits, photos as 32x32 RGB thumbnails.
+Each seed picks the crops (photos) or the k images per class (digits) and seeds training.
 """
 
 import argparse
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
+from sklearn.svm import SVC
 
-from bench.digits import CPU, cache, digits_rows, train_and_score
+from bench.digits import CPU, cache, digits_rows, raw_pixels, train_and_score
+from bench.recipes import quick_start_params, quick_start_recipe
+from pets.archs import resolve
 from pets.augment import valid_view
-from pets.models import save_checkpoint
+from pets.cache import build_cache
+from pets.index import build_index
+from pets.loader import CachedSplit
+from pets.models import imagenet_model
+from pets.photos import write_photos
 from pets.train import prepare_input
 
-FIRST, SECOND = [str(d) for d in range(5)], [str(d) for d in range(5, 10)]
-STAGES = ("layer1", "layer2", "layer3", "layer4")
-EPOCHS = 20  # the budget of every way: batch 16, 20 epochs
-WAYS = {
-    "(a) short frozen phase, then unfrozen": dict(pretrained=True, epochs=2, lr=1e-2, lr_unfrozen=(5e-4, 2e-3)),
-    "(a') long frozen phase, then low rates": dict(pretrained=True, epochs=10, lr=1e-2, lr_unfrozen=(1e-4, 1e-3)),
-    "(b) from scratch": dict(pretrained=False, epochs=EPOCHS),
-}
+WAYS = ("(a) ImageNet body, default recipe", "(a') same, batchnorm_stats: batch", "(b) from scratch",
+        "(c) linear probe on ImageNet features", "(d) SVC on raw pixels")
+DIGITS_SIZE = 64  # the 8x8 digits are cached at 64 px for Lite0, whose body downsamples 32-fold
 
 
-def few_shot_rows(rows, k, seed):
-    """Digits 5-9 only: k training images per class, the rest of them for validation."""
-    rng = np.random.default_rng(seed)
-    chosen = set()
-    for label in SECOND:
-        paths = sorted(r["path"] for r in rows if r["label"] == label)
-        chosen.update(rng.choice(paths, size=k, replace=False).tolist())
-    return [{**r, "split": "train" if r["path"] in chosen else "valid"} for r in rows if r["label"] in SECOND]
+def photo_splits(k, seed, resolution):
+    """The built-in photos with k training crops per class, indexed and cached as the stages do it."""
+    root = Path(tempfile.mkdtemp(prefix="photos-"))
+    write_photos(root, train_per_class=k, seed=seed)
+    rows, classes, _ = build_index(root, "images", "regex", r"^(.+)_\d+$", "labels.csv", "csv", 0.2, 0, False)
+    out = Path(tempfile.mkdtemp(prefix="photos-cache-"))
+    build_cache(rows, classes, root, out, resolution, "crop", max_bad_frac=0)
+    return CachedSplit(out, "train"), CachedSplit(out, "valid")
 
 
 @torch.no_grad()
-def stage_features(model, split, mean, std):
-    """Average-pooled output of every ResNet stage for all images of a split, with the model in eval mode."""
-    pooled = {}
-    hooks = [getattr(model, stage).register_forward_hook(
-        lambda module, inputs, output, stage=stage: pooled.__setitem__(stage, output.mean((2, 3)).numpy()))
-        for stage in STAGES]
+def imagenet_features(split, size):
+    """Pooled features of the untouched ImageNet Lite0 body for every image of a split (its validation view)."""
+    arch = resolve("tf_efficientnet_lite0")
+    model = imagenet_model(arch).eval()
     pixels, _ = split[range(len(split))]
-    model.eval()
-    model(prepare_input(valid_view(pixels, 32), mean, std, CPU))
-    for hook in hooks:
-        hook.remove()
-    return pooled
+    images = prepare_input(valid_view(pixels, size), arch.mean, arch.std, CPU)
+    return model.forward_head(model.forward_features(images), pre_logits=True).numpy()
 
 
-def linear_probe_errors(model, few_train, few_valid, mean, std):
-    train, valid = stage_features(model, few_train, mean, std), stage_features(model, few_valid, mean, std)
-    return {stage: 1 - LogisticRegression(max_iter=3000).fit(train[stage], few_train.labels)
-            .score(valid[stage], few_valid.labels) for stage in STAGES}
+def thumbnails(split, size=32):
+    pixels, _ = split[range(len(split))]
+    return valid_view(pixels, size).flatten(1).numpy()
+
+
+def error_rates(train_split, valid_split, recipe, train_pixels, valid_pixels):
+    """{way: validation error_rate} of the five ways on one split."""
+    scratch = quick_start_recipe("DIGITS")
+    budget = recipe.epochs + recipe.epochs_unfrozen
+    ways = {
+        WAYS[0]: (recipe, "imagenet"),
+        WAYS[1]: (type(recipe)(**{**vars(recipe), "batchnorm_stats": "batch"}), "imagenet"),
+        WAYS[2]: (type(recipe)(**{**vars(recipe), "pretrained": False, "epochs": budget, "epochs_unfrozen": 0,
+                                  "lr": scratch.lr}), "none"),
+    }
+    errors = {way: train_and_score(train_split, valid_split, settings, weights)[1]["error_rate"]
+              for way, (settings, weights) in ways.items()}
+    train_features, valid_features = (imagenet_features(s, recipe.size) for s in (train_split, valid_split))
+    probe = LogisticRegression(max_iter=5000).fit(train_features, train_split.labels)
+    errors[WAYS[3]] = 1 - probe.score(valid_features, valid_split.labels)
+    svc = SVC(C=10, gamma="scale").fit(train_pixels, train_split.labels)
+    errors[WAYS[4]] = 1 - svc.score(valid_pixels, valid_split.labels)
+    return errors
+
+
+def digits_few_shot(root, rows, classes, k, seed):
+    """All ten digits: k training images per class, every other image for validation; and their raw pixels."""
+    rng = np.random.default_rng(seed)
+    chosen = set()
+    for label in classes:
+        chosen.update(rng.choice(sorted(r["path"] for r in rows if r["label"] == label), size=k, replace=False))
+    rows = [{**r, "split": "train" if r["path"] in chosen else "valid"} for r in rows]
+    train_split, valid_split = cache(root, rows, classes, resolution=DIGITS_SIZE)
+    pixels = {split: raw_pixels(root, [r for r in rows if r["split"] == split]) for split in ("train", "valid")}
+    return train_split, valid_split, pixels["train"], pixels["valid"]
+
+
+def record(results, name, k, errors):
+    for way, error in errors.items():
+        results.setdefault(k, {}).setdefault(way, []).append(error)
+    print(f"{name}: " + ", ".join(f"{way.split()[0]} {error:.4f}" for way, error in errors.items()), flush=True)
+
+
+def table(title, results, seeds):
+    print(f"\n{title}: error_rate, mean ± sd over {seeds} seeds")
+    print("| k per class | " + " | ".join(WAYS) + " | (a) / (b) |\n|" + " --- |" * (len(WAYS) + 2))
+    for k, per_way in results.items():
+        means = {way: np.mean(values) for way, values in per_way.items()}
+        cells = " | ".join(f"{means[way]:.4f} ± {np.std(per_way[way]):.4f}" for way in WAYS)
+        print(f"| {k} | {cells} | {means[WAYS[0]] / max(means[WAYS[2]], 1e-9):.3f} |")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--ks", default="2,5,10", help="labelled photos per class")
+    parser.add_argument("--digits-k", type=int, default=10)
     args = parser.parse_args()
-    root, rows, _ = digits_rows()
+    started = time.perf_counter()
 
-    train_split, valid_split = cache(root, [r for r in rows if r["label"] in FIRST], FIRST)
-    body, metrics, _ = train_and_score(train_split, valid_split)
-    checkpoint = Path(tempfile.mkdtemp()) / "model.pt"
-    mean, std = train_split.manifest["mean"], train_split.manifest["std"]
-    save_checkpoint(checkpoint, body, arch="resnet18", classes=FIRST, size=32, mean=mean, std=std, resolution=32,
-                    resize="squish")
-    print(f"body: resnet18 trained from scratch on digits 0-4 with the digits recipe, "
-          f"validation error_rate {metrics['error_rate']:.4f}\n")
-
-    results, probes = {}, []
-    for k in (10, 30):
+    photos, resolution = {}, quick_start_params("PHOTOS")["cache"]["resolution"]
+    for k in map(int, args.ks.split(",")):
         for seed in range(args.seeds):
-            few_train, few_valid = cache(root, few_shot_rows(rows, k, seed), SECOND)
-            if k == 10:
-                probes.append(linear_probe_errors(body, few_train, few_valid, mean, std))
-            for way, changes in WAYS.items():
-                weights = str(checkpoint) if changes["pretrained"] else "none"
-                _, scores, _ = train_and_score(few_train, few_valid, weights=weights, seed=seed, batch_size=16,
-                                               **{"epochs_unfrozen": EPOCHS - changes["epochs"], **changes})
-                results.setdefault((k, way), []).append(scores["error_rate"])
+            train_split, valid_split = photo_splits(k, seed, resolution)
+            errors = error_rates(train_split, valid_split, quick_start_recipe("PHOTOS", {"train.seed": seed}),
+                                 thumbnails(train_split), thumbnails(valid_split))
+            record(photos, f"photos k={k} seed={seed}", k, errors)
 
-    print(f"k = 10: linear probe (logistic regression) on each stage of the frozen 0-4 body, {args.seeds} seeds")
-    print("| stage | " + " | ".join(STAGES) + " |\n| --- |" + " --- |" * len(STAGES))
-    print("| error_rate | " + " | ".join(f"{np.mean([p[s] for p in probes]):.4f}" for s in STAGES) + " |\n")
+    root, rows, classes = digits_rows()
+    digits, on_digits = {}, {"size": DIGITS_SIZE, "cache.resolution": DIGITS_SIZE, "train.augment.flip": False}
+    for seed in range(args.seeds):
+        train_split, valid_split, train_pixels, valid_pixels = digits_few_shot(root, rows, classes, args.digits_k, seed)
+        errors = error_rates(train_split, valid_split, quick_start_recipe("PHOTOS", {**on_digits, "train.seed": seed}),
+                             train_pixels, valid_pixels)
+        record(digits, f"digits k={args.digits_k} seed={seed}", args.digits_k, errors)
 
-    print(f"error_rate on the rest of 5-9, mean ± spread over {args.seeds} seeds (split and training)")
-    header = ["k per class", *WAYS, "(a) / (b)", "(a) better on"]
-    print("| " + " | ".join(header) + " |\n|" + " --- |" * len(header))
-    for k in (10, 30):
-        errors = [np.array(results[k, way]) for way in WAYS]
-        cells = " | ".join(f"{e.mean():.4f} ± {e.std():.4f}" for e in errors)
-        wins = int((errors[0] < errors[-1]).sum())
-        print(f"| {k} | {cells} | {errors[0].mean() / errors[-1].mean():.2f} | {wins} of {args.seeds} seeds |")
+    table("built-in photos (13 classes, 20 validation crops each), Lite0 at 128 px", photos, args.seeds)
+    table(f"digits (10 classes), Lite0 at {DIGITS_SIZE} px", digits, args.seeds)
+    print(f"\n{time.perf_counter() - started:.0f} s in all")
 
 
 if __name__ == "__main__":

@@ -7,22 +7,38 @@ import sys
 from pets.errors import PetsError, report_errors
 
 
+def shown(path):
+    """A path on one line of its own: quoted as a Python string when it holds a tab, newline or other control."""
+    text = str(path)
+    return repr(text) if any(ord(c) < 32 or c == "\x7f" for c in text) else text
+
+
+def at_least_one(value):
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
 def predict_command(args):
+    from pets.index import IMAGE_SUFFIXES
     from pets.models import model_from_checkpoint
     from pets.predict import image_paths, predict_files
     from pets.train import device_default
 
     model, checkpoint = model_from_checkpoint(args.model)
     paths = image_paths(args.inputs)
+    if not paths:
+        raise PetsError(f"no images (by suffix: {', '.join(sorted(IMAGE_SUFFIXES))}) in {', '.join(args.inputs)}")
     results, failed = [], 0
     for path, top, error in predict_files(model, checkpoint, paths, device_default(), args.top, args.batch_size):
         if top is None:
             failed += 1
-            print(f"{path}: {error}", file=sys.stderr)
+            print(f"{shown(path)}: {error}", file=sys.stderr)
         elif args.json:
             results.append({"path": str(path), "predictions": [{"class": c, "probability": round(p, 6)} for c, p in top]})
         else:
-            print(f"{path}\t" + ", ".join(f"{c} {p:.3f}" for c, p in top))
+            print(f"{shown(path)}\t" + ", ".join(f"{c} {p:.3f}" for c, p in top))
     if args.json:
         print(json.dumps(results, indent=1))
     if failed:
@@ -41,13 +57,13 @@ def main(argv=None):
     predict = commands.add_parser("predict", help="print the top classes of images (files or folders)")
     predict.add_argument("inputs", nargs="+", help="image files or folders of images")
     predict.add_argument("--model", default="models/model.pt")
-    predict.add_argument("--top", type=int, default=3, help="classes per image")
-    predict.add_argument("--batch-size", type=int, default=64)
+    predict.add_argument("--top", type=at_least_one, default=3, help="classes per image")
+    predict.add_argument("--batch-size", type=at_least_one, default=64)
     predict.add_argument("--json", action="store_true", help="print JSON instead of text")
     predict.set_defaults(run=predict_command)
     lr_find = commands.add_parser("lr_find", help="learning-rate range test on the cached training split")
     lr_find.add_argument("--phase", choices=["frozen", "unfrozen"], default="frozen")
-    lr_find.add_argument("--iterations", type=int, default=100)
+    lr_find.add_argument("--iterations", type=at_least_one, default=100)
     lr_find.add_argument("--out", default="metrics", help="folder for lr_find.tsv and lr_find.png")
     lr_find.set_defaults(run=lr_find_command)
     args = parser.parse_args(argv)

@@ -3,11 +3,13 @@
 import posixpath
 import tarfile
 import zipfile
+import zlib
 from pathlib import Path
 
 from pets.errors import PetsError
 from pets.progress import progress
 
+REDO = "delete it and run again"
 MAX_UNPACKED_BYTES = 64 * 10**9  # far above Pets (about 0.8 GB); stops a zip bomb long before the disk fills
 
 
@@ -38,17 +40,31 @@ def unpack(archive, target, strip=0, max_bytes=MAX_UNPACKED_BYTES):
     try:
         tar = tarfile.open(archive, mode="r:*")
     except (tarfile.TarError, OSError) as error:
-        raise PetsError(f"{archive}: not a tar or zip archive ({error})") from None
+        raise PetsError(f"{archive}: not a tar or zip archive ({' '.join(str(error).split())}); {REDO}") from None
     with tar:
         _unpack_tar(archive, tar, Path(target), strip, max_bytes)
+
+
+def _check_complete(archive, tar):
+    """Python's tarfile takes a cut or damaged header for the end of the archive and stops quietly: prove that
+    the member list ended at the end-of-archive block, and that the (compressed) stream after it is whole too;
+    reading it to its end makes gzip check its CRC and length, and bz2 and xz their end markers."""
+    stream = tar.fileobj
+    stream.seek(tar.offset)
+    if stream.read(tarfile.BLOCKSIZE) != tarfile.NUL * tarfile.BLOCKSIZE:
+        raise PetsError(f"{archive}: the archive is cut short or damaged after {len(tar.members)} member(s) "
+                        f"(no end-of-archive block where the members end); {REDO}")
+    while stream.read(1 << 20):
+        pass
 
 
 def _unpack_tar(archive, tar, target, strip, max_bytes):
     members, total = [], 0
     try:
         all_members = tar.getmembers()
-    except (tarfile.TarError, EOFError, OSError) as error:
-        raise PetsError(f"{archive}: damaged archive ({error}); delete it and run again") from None
+        _check_complete(archive, tar)
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
+        raise PetsError(f"{archive}: damaged archive ({error}); {REDO}") from None
     for member in all_members:
         if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
             raise PetsError(f"{archive}: member {member.name!r} is a device or special file; refusing to unpack")
@@ -68,7 +84,7 @@ def _unpack_tar(archive, tar, target, strip, max_bytes):
         for member in progress(members, desc=f"unpack {archive.name}", unit=" files"):
             tar.extract(member, target, filter="data")
     except (tarfile.TarError, EOFError, OSError) as error:
-        raise PetsError(f"{archive}: damaged archive ({error}); delete it and run again") from None
+        raise PetsError(f"{archive}: damaged archive ({error}); {REDO}") from None
 
 
 def _unpack_zip(archive, target, strip, max_bytes):
@@ -96,4 +112,4 @@ def _unpack_zip(archive, target, strip, max_bytes):
                     while block := src.read(1 << 20):
                         dst.write(block)
         except (zipfile.BadZipFile, OSError) as error:
-            raise PetsError(f"{archive}: damaged archive ({error}); delete it and run again") from None
+            raise PetsError(f"{archive}: damaged archive ({error}); {REDO}") from None

@@ -1,8 +1,10 @@
 """The pixel cache: every indexed image decoded and resized once into one memory-mappable array per split."""
 
+import errno
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -82,6 +84,10 @@ def _drop_rows(array_path, kept):
 def build_cache(rows, classes, root, out, resolution, resize, max_bad_frac, workers=0):
     """Write `out/<split>.npy` for each split in `rows` and `out/manifest.json`; return the manifest."""
     workers = workers or os.cpu_count()
+    needed, free = len(rows) * resolution * resolution * 3, shutil.disk_usage(out).free
+    if needed > free:
+        raise PetsError(f"the cache needs {needed:,} bytes but only {free:,} are free in {out}; "
+                        "free some space or lower cache.resolution")
     class_number = {name: i for i, name in enumerate(classes)}
     manifest = {"resolution": resolution, "resize": resize, "classes": classes, "splits": {}, "bad": []}
     total_sums, total_squares, train_pixels = np.zeros(3), np.zeros(3), 0
@@ -90,7 +96,13 @@ def build_cache(rows, classes, root, out, resolution, resize, max_bad_frac, work
         if not split_rows:
             continue
         paths = [str(Path(root) / row["path"]) for row in split_rows]
-        kept, bad, sums, squares = _cache_split(Path(out) / f"{split}.npy", paths, resolution, resize, workers)
+        try:
+            kept, bad, sums, squares = _cache_split(Path(out) / f"{split}.npy", paths, resolution, resize, workers)
+        except OSError as error:
+            if error.errno != errno.ENOSPC:
+                raise
+            raise PetsError(f"no space left in {out} while caching the {split} split: the cache needs about "
+                            f"{needed:,} bytes; free some space or lower cache.resolution") from None
         manifest["splits"][split] = {
             "files": [split_rows[i]["path"] for i in kept],
             "labels": [class_number[split_rows[i]["label"]] for i in kept],

@@ -15,7 +15,12 @@ from pets.errors import PetsError
 from pets.progress import progress
 
 CHUNK = 1 << 20
-OFFLINE_HINT = "without a network, run the offline quick start on the built-in digits data: make digits"
+OFFLINE_HINT = "without a network, run the offline quick start on the built-in photos: make photos"
+STALL_SECONDS, STALL_BYTES = 120.0, 64 * 1024  # a download slower than this for this long has stalled
+
+
+class Unreachable(PetsError):
+    """The host of a URL cannot be reached at all (no network, no such host, refused)."""
 
 
 def sha256_of(path):
@@ -45,10 +50,17 @@ def archive_name(url):
     return name
 
 
+def download_path(url, downloads, sha256=None, size=None):
+    """Where the download of `url` is kept: `downloads/<key>/<name>`, the key a digest of the URL and the
+    expected sha256 and size, so another URL (or other checks) never reuses a file of the same name."""
+    key = hashlib.sha256(f"{url}\n{(sha256 or '').lower()}\n{size or ''}".encode()).hexdigest()[:16]
+    return Path(downloads) / key / archive_name(url)
+
+
 def fetch(url, downloads, sha256=None, size=None, retries=3, timeout=30.0):
     """Return the path of a verified local copy of `url`.
 
-    http(s) downloads go to `downloads/<name>` through `<name>.part`, which a later call resumes
+    http(s) downloads go to `download_path(...)` through `<name>.part`, which a later call resumes
     with a Range request; a file that fails verification is deleted, never kept as good.
     file:// URLs and plain paths are verified where they are.
     """
@@ -58,16 +70,20 @@ def fetch(url, downloads, sha256=None, size=None, retries=3, timeout=30.0):
         if not path.is_file():
             raise PetsError(f"{url}: no such file")
         verify(path, sha256, size)
+        print(f"download: using {path}")
         return path
 
-    target = Path(downloads) / archive_name(url)
+    target = download_path(url, downloads, sha256, size)
     if target.exists():
         try:
             verify(target, sha256, size)
+            print(f"download: reusing {target}, fetched earlier from {url}")
             return target
-        except PetsError:
+        except PetsError as error:
+            print(f"download: {error}; fetching it again")
             target.unlink()
     target.parent.mkdir(parents=True, exist_ok=True)
+    print(f"download: fetching {url}")
     partial = target.with_name(target.name + ".part")
     for attempt in range(retries):
         try:
@@ -85,6 +101,13 @@ def fetch(url, downloads, sha256=None, size=None, retries=3, timeout=30.0):
         raise
     partial.replace(target)
     return target
+
+
+def _range_start(response):
+    """The first byte a 206 response carries, from its Content-Range (`bytes 1000-1999/2000`), or None."""
+    unit, _, spec = (response.headers.get("Content-Range") or "").partition(" ")
+    start = spec.split("-", 1)[0]
+    return int(start) if unit == "bytes" and start.isdigit() else None
 
 
 def _unreachable(reason):
@@ -112,7 +135,7 @@ def _download(url, partial, size, timeout):
         raise PetsError(f"{url}: the server answered {error.code} {error.reason}") from None
     except urllib.error.URLError as error:
         if _unreachable(error.reason):
-            raise PetsError(f"cannot reach {host} ({error.reason}); {OFFLINE_HINT}") from None
+            raise Unreachable(f"cannot reach {host} for {url} ({error.reason})") from None
         raise _Transient(f"no answer from {host} ({error.reason})") from None
     except TimeoutError:
         raise _Transient(f"no answer from {host} within {timeout:g} s") from None
@@ -121,6 +144,10 @@ def _download(url, partial, size, timeout):
         if response.headers.get_content_type() == "text/html":
             raise PetsError(f"{url}: the server sent an HTML page, not an archive (is the URL right?)")
         resumed = response.status == 206
+        if resumed and _range_start(response) != have:
+            partial.unlink()
+            raise _Transient(f"{url} answered a range from byte {_range_start(response)} where {have} was asked; "
+                             "starting over")
         if not resumed:
             have = 0  # the server ignored Range: start over
         length = response.headers.get("Content-Length")
@@ -132,10 +159,17 @@ def _download(url, partial, size, timeout):
             total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
             desc=f"download {partial.name[:-5]}",
         ) as bar:
+            window_start, window_bytes = time.monotonic(), 0
             try:
                 for block in iter(lambda: response.read1(CHUNK), b""):  # what has arrived, so a kill keeps it
                     out.write(block)
                     bar.update(len(block))
+                    window_bytes += len(block)
+                    if time.monotonic() - window_start > STALL_SECONDS:
+                        if window_bytes < STALL_BYTES:
+                            raise _Transient(f"the download from {host} stalled ({window_bytes:,} bytes in "
+                                             f"{STALL_SECONDS:g} s)")
+                        window_start, window_bytes = time.monotonic(), 0
             except (OSError, http.client.HTTPException) as error:
                 raise _Transient(f"connection to {host} broke off ({error})") from None
     got = partial.stat().st_size

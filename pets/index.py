@@ -1,6 +1,7 @@
 """The label index: which files are images, what each one's label is, and which split it belongs to."""
 
 import csv
+import posixpath
 import re
 from collections import Counter
 from pathlib import Path
@@ -17,11 +18,14 @@ def list_files(root, images):
     """Every file below `root/images`, as paths relative to `root` in POSIX form, sorted."""
     folder = Path(root) / images
     if not folder.is_dir():
-        raise PetsError(f"{folder}: no such folder (params.yaml: index.images)")
+        holds = sorted(p.name + "/" * p.is_dir() for p in Path(root).iterdir()) if Path(root).is_dir() else []
+        shown = ", ".join(holds[:8]) + (f" and {len(holds) - 8} more" if len(holds) > 8 else "") or "nothing"
+        raise PetsError(f"{folder}: no such folder (params.yaml: index.images); {root} holds {shown}. If the "
+                        "archive unpacked into a folder of its own, set strip: 1 on it in datasets.<name>.sources")
     return sorted(p.relative_to(root).as_posix() for p in folder.rglob("*") if p.is_file())
 
 
-def label_reader(rule, root, pattern=None, csv_name=None):
+def label_reader(rule, root, pattern=None, table=None):
     """A function from a relative path to its label, or None when the rule cannot read it."""
     if rule == "regex":
         try:
@@ -37,15 +41,41 @@ def label_reader(rule, root, pattern=None, csv_name=None):
         return from_name
     if rule == "folder":
         return lambda path: Path(path).parent.name or None
-    table_path = Path(root) / csv_name
-    if not table_path.is_file():
-        raise PetsError(f"{table_path}: label table not found (params.yaml: index.csv)")
-    with open(table_path, newline="") as table:
-        rows = [row for row in csv.reader(table) if row]
-    if rows and [c.strip().lower() for c in rows[0][:2]] == ["file", "label"]:
-        rows = rows[1:]
-    labels = {Path(row[0]).name: row[1] for row in rows if len(row) >= 2}
-    return lambda path: labels.get(Path(path).name)
+    return lambda path: (table.lookup(path) or {}).get("label") or None
+
+
+class LabelTable:
+    """A `file,label[,split]` CSV table. A row's file is a path relative to the dataset folder, or to the images
+    folder within it (the one that exists); fields are stripped of surrounding spaces."""
+
+    def __init__(self, root, name, images):
+        path = Path(root) / name
+        if not path.is_file():
+            raise PetsError(f"{path}: label table not found (params.yaml: index.csv)")
+        with open(path, newline="") as file:
+            rows = [[field.strip() for field in row] for row in csv.reader(file)]
+        columns, first = ["file", "label", "split"], 1
+        if rows and [c.lower() for c in rows[0][:2]] == columns[:2]:
+            columns, first = [c.lower() for c in rows[0]], 2
+        self.path, self.rows = path, {}
+        for line, row in enumerate(rows[first - 1:], first):
+            if not any(row):
+                continue
+            entry = dict(zip(columns, row))
+            key = self._dataset_path(root, images, entry.get("file", ""))
+            if key in self.rows and self.rows[key] != entry:
+                raise PetsError(f"{path}: {entry['file']!r} is listed twice with different values "
+                                f"(line {line}); keep one row per file")
+            self.rows[key] = entry
+
+    @staticmethod
+    def _dataset_path(root, images, file):
+        candidates = [posixpath.normpath(file), posixpath.normpath(posixpath.join(images, file))]
+        return next((c for c in candidates if (Path(root) / c).is_file()), candidates[0])
+
+    def lookup(self, path):
+        """The row of an image (its path relative to the dataset folder), or None."""
+        return self.rows.get(path)
 
 
 def read_labels(files, read_label, skip_unlabelled):
@@ -94,24 +124,43 @@ def official_split(paths, root, valid_frac, seed):
     return split
 
 
+def table_split(paths, table):
+    """The split column of the label table: train, valid or test for every image."""
+    split = {path: (table.lookup(path) or {}).get("split") for path in paths}
+    wrong = [path for path, name in split.items() if name not in SPLITS]
+    if wrong:
+        raise PetsError(f"{table.path}: {len(wrong)} image(s) have no split of {', '.join(SPLITS)} in its split "
+                        f"column, e.g. {wrong[0]} (params.yaml: index.split: csv)")
+    return split
+
+
 def build_index(root, images, label_rule, pattern, csv_name, split_rule, valid_frac, seed, skip_unlabelled):
     """Return (rows, classes, report): rows are dicts path/label/split sorted by path."""
     files = list_files(root, images)
-    labels, skipped = read_labels(files, label_reader(label_rule, root, pattern, csv_name), skip_unlabelled)
+    table = LabelTable(root, csv_name, images) if "csv" in (label_rule, split_rule) else None
+    labels, skipped = read_labels(files, label_reader(label_rule, root, pattern, table), skip_unlabelled)
     if not labels:
         raise PetsError(f"no labelled images found in {Path(root) / images}")
     if split_rule == "random":
         split = random_split(labels, valid_frac, seed)
+    elif split_rule == "csv":
+        split = table_split(labels, table)
     else:
         split = official_split(labels, root, valid_frac, seed)
         skipped += [{"path": p, "reason": "in neither official list"} for p in labels if p not in split]
     rows = [{"path": p, "label": labels[p], "split": split[p]} for p in sorted(split)]
     classes = sorted({row["label"] for row in rows})
+    if len(classes) < 2:
+        raise PetsError(f"every image in {Path(root) / images} has the label {classes[0]!r}: a classifier needs at "
+                        "least two classes (check index.label and index.pattern)")
     empty = []
     if label_rule == "folder":  # a class folder without a single image is most likely a mistake
         empty = sorted({p.name for p in (Path(root) / images).rglob("*") if p.is_dir()} - set(classes)
                        - {Path(path).parent.name for path in files})
     per_split = {s: Counter(row["label"] for row in rows if row["split"] == s) for s in SPLITS}
+    if not per_split["valid"]:
+        fix = f"mark some valid in {csv_name}" if split_rule == "csv" else f"raise index.valid_frac ({valid_frac:g})"
+        raise PetsError(f"no image of {len(rows)} is left for validation; {fix}")
     without_training = [c for c in classes if per_split["train"][c] == 0]
     if without_training:
         raise PetsError(f"class(es) {', '.join(without_training[:10])} have no training images; "

@@ -22,5 +22,5 @@ def write_interpretation(probs, labels, classes, split, out, n_top_losses):
     titles = [f"{classes[predicted[i]]} / {classes[labels[i]]} / {losses[i]:.2f} / {probs[i, labels[i]]:.2f}"
               for i in worst]
     image_grid(split[worst][0].numpy(), titles, out / "top_losses.png",
-               heading="prediction / actual / loss / probability of actual")
+               heading="prediction / actual / loss / probability of actual" if worst else "evaluate.top_losses is 0")
 

@@ -27,7 +27,14 @@ class CachedSplit(Dataset):
         self.path = Path(cache_dir) / f"{split}.npy"
         self.files = manifest["splits"][split]["files"]
         self.labels = np.asarray(manifest["splits"][split]["labels"], dtype=np.int64)
-        header = np.load(self.path, mmap_mode="r")
+        try:
+            header = np.load(self.path, mmap_mode="r")
+        except (OSError, ValueError) as error:  # missing, cut short, or not an array file at all
+            raise PetsError(f"{self.path} cannot be read ({' '.join(str(error).split())[:120]}); rebuild it with "
+                            "`dvc repro --force cache`") from None
+        if header.shape[0] != len(self.labels) or header.dtype != np.uint8:
+            raise PetsError(f"{self.path} does not match its manifest ({header.shape[0]} rows of {header.dtype}, "
+                            f"{len(self.labels)} uint8 images listed); rebuild it with `dvc repro --force cache`")
         self.image_shape, self._offset = header.shape[1:], header.offset
         self._fd, self._pid = None, None
 
@@ -42,7 +49,7 @@ class CachedSplit(Dataset):
     def __getitem__(self, rows):
         rows = list(rows)
         pixels = np.empty((len(rows),) + self.image_shape, np.uint8)
-        flat = pixels.reshape(len(rows), -1)
+        flat = pixels.reshape(len(rows), int(np.prod(self.image_shape)))
         row_bytes = flat.shape[1]
         for i, row in enumerate(rows):
             if os.preadv(self._descriptor(), [flat[i]], self._offset + row * row_bytes) != row_bytes:

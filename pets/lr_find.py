@@ -10,11 +10,12 @@ import torch
 from pets.atomic import write_json, write_text
 from pets.errors import PetsError
 from pets.loader import CachedSplit, batches
-from pets.models import build_model, check_arch, freeze_batchnorm_stats, set_body_frozen
+from pets.archs import resolve
+from pets.models import build_model, set_body_frozen
 from pets.params import load_params
 from pets.pictures import lr_curve
 from pets.progress import progress
-from pets.train import Recipe, device_default, seed_everything, training_step
+from pets.train import Recipe, device_default, seed_everything, train_mode, training_step
 
 
 def _endless(split, batch_size, seed):
@@ -24,8 +25,8 @@ def _endless(split, batch_size, seed):
 
 def lr_range_test(model, split, recipe, mean, std, device, start=1e-7, end=10.0, iterations=100, beta=0.98):
     """(rates, smoothed losses) of an exponential sweep from `start` to `end`, stopped when the loss explodes."""
-    model.to(device).train()
-    freeze_batchnorm_stats(model)
+    model.to(device)
+    train_mode(model, recipe)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=start,
                                   weight_decay=recipe.weight_decay)
     generator = torch.Generator(device=device).manual_seed(recipe.seed)
@@ -60,13 +61,13 @@ def run_lr_find(phase, out, iterations):
     and the suggestions (lr_find.json) to `out`."""
     params = load_params()
     p = params["train"]
-    check_arch(params["arch"])
+    resolve(params["arch"]).check_size(params["size"])
     split = CachedSplit("data/cache", "train")
     manifest = split.manifest
     seed_everything(p["seed"])
     model, mean, std = build_model(params["arch"], manifest["classes"], params["weights"],
                                    manifest["mean"], manifest["std"])
-    set_body_frozen(model, phase == "frozen" and params["weights"] != "none")
+    set_body_frozen(model, params["arch"], phase == "frozen" and params["weights"] != "none")
     recipe = Recipe.from_params(params)
     rates, losses = lr_range_test(model, split, recipe, mean, std, device_default(), iterations=iterations)
     suggested = suggestions(rates, losses)

@@ -1,57 +1,46 @@
-"""Build any torchvision classifier by name, load its weights, swap its head, freeze its body, save it."""
+"""Build a classifier by name (torchvision or timm), load its weights, swap its head, freeze its body, save it."""
 
-import difflib
 import os
 from pathlib import Path
 
-import numpy as np
 import torch
 import torchvision
 from torch import nn
 
+from pets import lite0
+from pets.archs import TimmArch, resolve
 from pets.atomic import atomic_path
-from pets.augment import IMAGENET_MEAN, IMAGENET_STD
 from pets.errors import PetsError
 
-
-def classification_archs():
-    return torchvision.models.list_models(module=torchvision.models)
-
-
-def check_arch(arch):
-    archs = classification_archs()
-    if arch not in archs:
-        close = difflib.get_close_matches(arch, archs, n=3, cutoff=0.6)
-        hint = f"did you mean {', '.join(close)}?" if close else "see torchvision.models.list_models()"
-        raise PetsError(f"params.yaml: arch {arch!r} is not a torchvision classification model; {hint}")
+OFFLINE_WEIGHTS = (f"offline, use -S arch={lite0.ARCH} (ImageNet weights from the {lite0.PACKAGE} package), "
+                   "-S weights=none, or -S weights=<path of a state dict>")
 
 
-def head_name(model):
-    """The name of the last Linear layer: the classifier every torchvision architecture ends with."""
-    names = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
-    if not names:
-        raise PetsError(f"{type(model).__name__} has no Linear classifier to replace")
-    return names[-1]
-
-
-def replace_head(model, n_classes):
-    name = head_name(model)
-    old = model.get_submodule(name)
-    parent, _, attribute = name.rpartition(".")
-    setattr(model.get_submodule(parent) if parent else model, attribute, nn.Linear(old.in_features, n_classes))
-    return model
-
-
-def imagenet_state_dict(arch):
-    """torchvision's default ImageNet weights for `arch`, from the torch hub cache or downloaded into it."""
-    weights = torchvision.models.get_model_weights(arch).DEFAULT
+def imagenet_model(arch):
+    """The architecture's 1000-class model with ImageNet weights: torchvision's from the torch hub cache, timm's
+    from its hub cache (both downloaded into it when missing), tf_efficientnet_lite0's from its package."""
+    if isinstance(arch, TimmArch):
+        if arch.timm_name == lite0.ARCH:
+            model = arch.create()
+            _load_into(model, lite0.imagenet_state_dict(), f"the {lite0.PACKAGE} package's weights", arch.name)
+            return model
+        try:
+            return arch.create(pretrained=True)
+        except (OSError, RuntimeError, ValueError) as error:  # network, cache and hub errors alike
+            import huggingface_hub.constants
+            where = (f"{huggingface_hub.constants.HF_HUB_CACHE} ({arch.config.get('hf_hub_id')})"
+                     if arch.config.get("hf_hub_id") else Path(torch.hub.get_dir()) / "checkpoints")
+            raise PetsError(f"ImageNet weights for {arch.name} are not in {where} and could not be downloaded "
+                            f"({type(error).__name__}); {OFFLINE_WEIGHTS}") from None
+    weights = torchvision.models.get_model_weights(arch.name).DEFAULT
     cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
     try:
-        return weights.get_state_dict(progress=True, check_hash=True)
+        return arch.create(weights=weights)  # the builder loads them: auxiliary classifiers in, then out again
     except (OSError, RuntimeError) as error:  # URLError is an OSError
         raise PetsError(
-            f"ImageNet weights for {arch} are not in {cached} and could not be downloaded ({error}); "
-            f"either train from scratch with `dvc exp run -S weights=none`, or place {weights.url} at {cached}"
+            f"ImageNet weights for {arch.name} are not in {cached} and could not be downloaded ({error}); "
+            f"either train from scratch with `dvc exp run -S weights=none`, or place {weights.url} at {cached}; "
+            f"{OFFLINE_WEIGHTS}"
         ) from None
 
 
@@ -79,49 +68,48 @@ def _load_into(model, state_dict, source, arch):
 def build_model(arch, classes, weights, data_mean, data_std):
     """(model, mean, std): the classifier for `classes` and the normalisation its weights expect.
 
-    weights: 'imagenet' (torchvision's default weights), 'none' (random init, normalised with the
+    weights: 'imagenet' (the library's ImageNet weights), 'none' (random init, normalised with the
     data's own statistics), or a path to a checkpoint of ours or a state dict for `arch`. The head
     is new unless the weights are a checkpoint for exactly these classes (training goes on).
     """
-    check_arch(arch)
+    spec = resolve(arch)
     if weights == "none":
-        return torchvision.models.get_model(arch, num_classes=len(classes)), data_mean, data_std
+        return spec.create(len(classes)), data_mean, data_std
     if weights == "imagenet":
-        model = torchvision.models.get_model(arch)
-        _load_into(model, imagenet_state_dict(arch), "ImageNet weights", arch)
-        return replace_head(model, len(classes)), IMAGENET_MEAN, IMAGENET_STD
+        return spec.replace_head(imagenet_model(spec), len(classes)), spec.mean, spec.std
     checkpoint = load_checkpoint(weights)
     if checkpoint.get("arch", arch) != arch:
         raise PetsError(f"{weights}: a checkpoint of {checkpoint['arch']}, not {arch}; set arch: {checkpoint['arch']}")
     saved_classes = checkpoint.get("classes")
-    model = torchvision.models.get_model(arch, **({"num_classes": len(saved_classes)} if saved_classes else {}))
+    model = spec.create(len(saved_classes) if saved_classes else None)
     _load_into(model, checkpoint["state_dict"], weights, arch)
     if saved_classes != list(classes):
-        replace_head(model, len(classes))
-    return model, checkpoint.get("mean", IMAGENET_MEAN), checkpoint.get("std", IMAGENET_STD)
+        spec.replace_head(model, len(classes))
+    return model, checkpoint.get("mean", spec.mean), checkpoint.get("std", spec.std)
 
 
-def body_parameters(model):
-    head = {id(p) for p in model.get_submodule(head_name(model)).parameters()}
+def body_parameters(model, arch):
+    head = {id(p) for p in resolve(arch).head(model).parameters()}
     return [p for p in model.parameters() if id(p) not in head]
 
 
-def layer_groups(model, n_body_groups):
-    """Parameter lists, first layers first: the body cut into `n_body_groups` contiguous groups, then the head."""
-    body = body_parameters(model)
-    cuts = np.array_split(np.arange(len(body)), min(n_body_groups, len(body)))
-    return [[body[i] for i in cut] for cut in cuts] + [list(model.get_submodule(head_name(model)).parameters())]
+def layer_groups(model, arch, n_body_groups):
+    """Parameter lists, first layers first: the body cut into `n_body_groups` groups, then the head."""
+    spec = resolve(arch)
+    return spec.body_groups(model, n_body_groups) + [list(spec.head(model).parameters())]
 
 
-def set_body_frozen(model, frozen):
-    for parameter in body_parameters(model):
+def set_body_frozen(model, arch, frozen):
+    for parameter in body_parameters(model, arch):
         parameter.requires_grad_(not frozen)
 
 
-def freeze_batchnorm_stats(model):
-    """Put the frozen body's BatchNorm layers in eval mode, so their ImageNet running statistics stay as they are."""
+def freeze_batchnorm_stats(model, everywhere=False):
+    """Put BatchNorm layers in eval mode, so that they normalise with their running (ImageNet) statistics and
+    keep them as they are: the frozen body's layers, or `everywhere` also those that train."""
     for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(p.requires_grad for p in module.parameters()):
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and (
+                everywhere or not any(p.requires_grad for p in module.parameters())):
             module.eval()
 
 
@@ -145,6 +133,11 @@ def model_from_checkpoint(path):
     checkpoint = load_checkpoint(path)
     if "arch" not in checkpoint or "classes" not in checkpoint:
         raise PetsError(f"{path}: not a pets model (it has no arch and class list)")
-    model = torchvision.models.get_model(checkpoint["arch"], num_classes=len(checkpoint["classes"]))
+    try:
+        spec = resolve(checkpoint["arch"])
+    except PetsError as error:
+        raise PetsError(f"{path}: a model of an architecture this installation does not have "
+                        f"({str(error).removeprefix('params.yaml: ')})") from None
+    model = spec.create(len(checkpoint["classes"]))
     _load_into(model, checkpoint["state_dict"], path, checkpoint["arch"])
     return model.eval(), checkpoint

@@ -65,6 +65,29 @@ def show_batch(split, size, augment, classes, path, n=9, seed=0):
     image_grid(images.permute(0, 2, 3, 1).numpy(), [classes[i] for i in labels.tolist()], path)
 
 
+def training_curves(history, path):
+    """fast.ai's `plot_loss` and more: training and validation loss, and the error rate, per epoch, with the
+    epochs of each phase (frozen, unfrozen, ...) shaded and named."""
+    epochs = [row["epoch"] for row in history]
+    figure, (losses, errors) = plt.subplots(1, 2, figsize=(10, 4))
+    losses.plot(epochs, [row["train_loss"] for row in history], marker="o", label="train_loss")
+    losses.plot(epochs, [row["valid_loss"] for row in history], marker="o", label="valid_loss")
+    errors.plot(epochs, [row["error_rate"] for row in history], marker="o", color="tab:red", label="error_rate")
+    phases = [(row["phase"], row["epoch"]) for i, row in enumerate(history)
+              if i == 0 or row["phase"] != history[i - 1]["phase"]]
+    ends = [start - 1 for _, start in phases[1:]] + [epochs[-1] if epochs else 0]
+    for ax, ylabel in ((losses, "loss"), (errors, "validation error rate")):
+        for (phase, start), end, shade in zip(phases, ends, ("tab:blue", "tab:orange", "tab:green")):
+            ax.axvspan(start - 0.5, end + 0.5, color=shade, alpha=0.08)
+            ax.text((start + end) / 2, 1.01, phase, transform=ax.get_xaxis_transform(), ha="center", fontsize=8)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.set_xticks(epochs)
+        ax.legend()
+    figure.tight_layout()
+    _save(figure, path)
+
+
 def lr_curve(rates, losses, suggested, path):
     """The learning-rate finder's smoothed loss against the rate (log axis), with the suggestions marked."""
     figure, ax = plt.subplots(figsize=(6, 4))

@@ -20,6 +20,7 @@ from pets.progress import progress
 
 @dataclass
 class Recipe:
+    arch: str
     size: int
     batch_size: int
     epochs: int
@@ -28,6 +29,7 @@ class Recipe:
     lr_unfrozen: tuple
     body_groups: int
     weight_decay: float
+    batchnorm_stats: str
     augment: Augment
     pretrained: bool
     seed: int = 42
@@ -36,9 +38,10 @@ class Recipe:
     def from_params(cls, params):
         """The recipe params.yaml describes (its top-level size and weights, and the train section)."""
         p = params["train"]
-        return cls(size=params["size"], batch_size=p["batch_size"], epochs=p["epochs"],
+        return cls(arch=params["arch"], size=params["size"], batch_size=p["batch_size"], epochs=p["epochs"],
                    epochs_unfrozen=p["epochs_unfrozen"], lr=p["lr"], lr_unfrozen=tuple(p["lr_unfrozen"]),
-                   body_groups=p["body_groups"], weight_decay=p["weight_decay"], augment=Augment(**p["augment"]),
+                   body_groups=p["body_groups"], weight_decay=p["weight_decay"],
+                   batchnorm_stats=p["batchnorm_stats"], augment=Augment(**p["augment"]),
                    pretrained=params["weights"] != "none", seed=p["seed"])
 
 
@@ -99,9 +102,10 @@ def phases(recipe):
     return [first, ("unfrozen", False, recipe.epochs_unfrozen, spread)]
 
 
-def make_optimizer(model, peak_lrs, body_groups, weight_decay):
+def make_optimizer(model, arch, peak_lrs, body_groups, weight_decay):
     """AdamW with one parameter group per layer group, each at its own peak rate; groups at 0 are left out."""
-    groups = [{"params": params, "lr": lr} for params, lr in zip(layer_groups(model, body_groups), peak_lrs) if lr > 0]
+    groups = [{"params": params, "lr": lr}
+              for params, lr in zip(layer_groups(model, arch, body_groups), peak_lrs) if lr > 0]
     return torch.optim.AdamW(groups, weight_decay=weight_decay)
 
 
@@ -120,6 +124,13 @@ def one_cycle(optimizer, total_steps, warmup=0.25, start=1 / 25, end=1e-5):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def train_mode(model, recipe):
+    """Training mode, but BatchNorm keeps the pretrained statistics where the recipe says so: in the frozen body,
+    and with `batchnorm_stats: pretrained` in the unfrozen one too (batches of a small set are poor estimates)."""
+    model.train()
+    freeze_batchnorm_stats(model, everywhere=recipe.pretrained and recipe.batchnorm_stats == "pretrained")
+
+
 def training_step(model, batch, labels, optimizer, recipe, mean, std, device, generator):
     """Augment a uint8 batch on the device, take one optimizer step; return the loss (still on the device)."""
     batch, labels = to_device(batch, labels, device)
@@ -134,8 +145,7 @@ def training_step(model, batch, labels, optimizer, recipe, mean, std, device, ge
 
 def train_epoch(model, loader, optimizer, schedule, recipe, mean, std, device, generator, description):
     """One pass over the training batches; return the mean training loss (the epoch's one host sync)."""
-    model.train()
-    freeze_batchnorm_stats(model)
+    train_mode(model, recipe)
     loss_sum, seen = torch.zeros((), device=device), 0
     for batch, labels in progress(loader, desc=description, unit=" batch", leave=False):
         loss = training_step(model, batch, labels, optimizer, recipe, mean, std, device, generator)
@@ -162,9 +172,9 @@ def fit(model, train_split, valid_split, recipe, mean, std, device, log=print):
     for phase, frozen, epochs, peak_lrs in phases(recipe):
         if epochs == 0:
             continue
-        set_body_frozen(model, frozen)
+        set_body_frozen(model, recipe.arch, frozen)
         net = DistributedDataParallel(model) if processes > 1 else model  # anew per phase: it syncs what trains
-        optimizer = make_optimizer(model, peak_lrs, recipe.body_groups, recipe.weight_decay)
+        optimizer = make_optimizer(model, recipe.arch, peak_lrs, recipe.body_groups, recipe.weight_decay)
         schedule = one_cycle(optimizer, epochs * len(loader))
         for _ in range(epochs):
             epoch += 1
@@ -187,5 +197,5 @@ def fit(model, train_split, valid_split, recipe, mean, std, device, log=print):
             if distributed.is_main():
                 log(f"epoch {epoch} ({phase}): train_loss {train_loss:.4f} valid_loss {valid_loss:.4f} "
                     f"error_rate {error_rate:.4f} in {row['seconds']:.1f}s")
-    set_body_frozen(model, False)
+    set_body_frozen(model, recipe.arch, False)
     return history

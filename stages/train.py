@@ -1,4 +1,4 @@
-"""Stage train: fine-tune `arch` on the pixel cache; writes models/model.pt and metrics/train_log.tsv.
+"""Stage train: fine-tune `arch` on the pixel cache; writes models/model.pt, metrics/train_log.tsv and curves.png.
 
 With train.devices > 1 the stage runs itself again under torchrun, one process per device.
 """
@@ -7,9 +7,10 @@ from pets import distributed
 from pets.atomic import write_text
 from pets.errors import report_errors
 from pets.loader import CachedSplit
-from pets.models import build_model, check_arch, save_checkpoint
-from pets.params import load_params
-from pets.pictures import show_batch
+from pets.archs import resolve
+from pets.models import build_model, save_checkpoint
+from pets.params import check_unchanged, load_params
+from pets.pictures import show_batch, training_curves
 from pets.train import Recipe, device_default, fit, seed_everything
 
 
@@ -17,7 +18,7 @@ from pets.train import Recipe, device_default, fit, seed_everything
 def main():
     params = load_params()
     p = params["train"]
-    check_arch(params["arch"])
+    resolve(params["arch"]).check_size(params["size"])
     processes = distributed.device_count(p["devices"])
     if processes > 1 and not distributed.under_torchrun():
         distributed.relaunch_under_torchrun(processes, "stages.train")
@@ -34,11 +35,13 @@ def main():
     model, mean, std = build_model(params["arch"], classes, params["weights"], manifest["mean"], manifest["std"])
     history = fit(model, train_split, valid_split, recipe, mean, std, device)
     if distributed.is_main():
+        check_unchanged(params, "train")
         save_checkpoint("models/model.pt", model, arch=params["arch"], classes=classes, size=params["size"],
                         mean=mean, std=std, resolution=manifest["resolution"], resize=manifest["resize"])
         columns = list(history[0]) if history else ["epoch"]
         write_text("metrics/train_log.tsv", "\n".join(
             ["\t".join(columns)] + ["\t".join(str(row[c]) for c in columns) for row in history]) + "\n")
+        training_curves(history, "metrics/curves.png")
     distributed.stop()
 
 

@@ -7,12 +7,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class FileServer:
     """Serves `files` ({url path: bytes}). Faults: `drop_after` bytes on the first response,
-    `ignore_range`, `status` (answer every request with it), `content_type`; `seconds_per_mib` slows it down."""
+    `ignore_range`, `range_offset`, `status` (answer every request with it), `content_type`; `seconds_per_mib` slows it down."""
 
     def __init__(self, files):
         self.files = dict(files)
         self.drop_after = None
         self.ignore_range = False
+        self.range_offset = 0  # answer a Range request with the bytes this many further on
         self.status = None
         self.content_type = "application/octet-stream"
         self.seconds_per_mib = 0.0
@@ -35,7 +36,7 @@ class FileServer:
                 start = 0
                 requested = self.headers.get("Range")
                 if requested and not server.ignore_range:
-                    start = int(requested.split("=")[1].split("-")[0])
+                    start = int(requested.split("=")[1].split("-")[0]) + server.range_offset
                     self.send_response(206)
                     self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
                 else:

@@ -9,22 +9,18 @@ from PIL import Image
 
 from tests.imagefiles import encode, gradient, jpeg_with_corrupt_data
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "oxford-iiit-pet"
+PETS_LISTS = Path(__file__).resolve().parent / "data" / "oxford-iiit-pet"
 
 
-def shared_text(name):
-    """A file of the real Pets lists, which DESIGN.md keeps in shared/ beside the clone, not in the repository."""
-    path = SHARED / name
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: these tests read the real Pets file lists from shared/ beside "
-                                f"the repository (DESIGN.md); clone the repository next to shared/")
-    return path.read_text()
+def pets_text(name):
+    """A file of the real Pets file names and official split lists, kept in tests/data (README.md there)."""
+    return (PETS_LISTS / name).read_text()
 
 
 def pets_shaped_archives():
     """VGG-style images.tar.gz (a plain tar, as the real one) and annotations.tar.gz from the real names:
     three images per breed, the odd files the real archive has, and its three .mat files."""
-    names = shared_text("images.txt").split()
+    names = pets_text("images.txt").split()
     per_class = {}
     for name in names:
         if name.endswith(".jpg"):
@@ -45,7 +41,7 @@ def pets_shaped_archives():
     })
     files.update({f"Abyssinian_{n}.mat": b"MATLAB 5.0 MAT-file" for n in (100, 101, 102)})
     images = tar_bytes({f"images/{name}": data for name, data in files.items()}, compress=False)
-    annotations = tar_bytes({f"annotations/{name}": shared_text(f"annotations/{name}").encode()
+    annotations = tar_bytes({f"annotations/{name}": pets_text(f"annotations/{name}").encode()
                              for name in ("list.txt", "trainval.txt", "test.txt")}, compress=True)
     return images, annotations, len(files) - 3
 

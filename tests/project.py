@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "pets", "stages", ".dvc/config", ".dvc/.gitignore", ".dvcignore",
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "pets", "stages", "plots", ".dvc/config", ".dvc/.gitignore", ".dvcignore",
                  ".gitignore", "Makefile"]
 
 
@@ -67,8 +67,8 @@ def stages_run(output):
     return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")]
 
 
-def quick_start_args():
-    """The -S overrides of the README's offline quick start, as the Makefile spells them."""
+def quick_start_args(variable):
+    """The -S overrides of one of the README's offline quick starts (PHOTOS, DIGITS), as the Makefile spells them."""
     text = (ROOT / "Makefile").read_text().replace("\\\n", " ")
-    line = next(line for line in text.splitlines() if line.startswith("DIGITS :="))
+    line = next(line for line in text.splitlines() if line.startswith(f"{variable} :="))
     return line.split(":=", 1)[1].split()

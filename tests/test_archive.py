@@ -1,4 +1,6 @@
+import gzip
 import io
+import lzma
 import tarfile
 import zipfile
 
@@ -118,3 +120,58 @@ def test_a_recipe_sets_the_unpacked_size_limit(tmp_path):
     with pytest.raises(PetsError, match="more than 2,000,000 bytes .*images/zeros.bin"):
         prepare_dataset("bombs", recipe, tmp_path / "raw", tmp_path / "downloads")
     assert not (tmp_path / "raw").exists()
+
+
+def sixty_members():
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for i in range(60):
+            info = tarfile.TarInfo(f"images/x_{i}.jpg")
+            info.size = 700  # one header block and two data blocks: 1536 bytes a member
+            tar.addfile(info, io.BytesIO(bytes([i]) * 700))
+    return buffer.getvalue()
+
+
+def damaged_header(data, member):
+    data = bytearray(data)
+    data[member * 1536 + 10] ^= 0xFF  # a byte of its name: the header's checksum no longer matches
+    return bytes(data)
+
+
+@pytest.mark.parametrize("name, data, reason", [
+    ("cut.tar", sixty_members()[:30 * 1536], "cut short or damaged after 30 member"),
+    ("damaged.tar.gz", gzip.compress(damaged_header(sixty_members(), 30)), "cut short or damaged after 30 member"),
+    ("no_trailer.tar.gz", gzip.compress(sixty_members())[:-8], "ended before the end-of-stream marker"),
+    ("bad_crc.tar.gz", gzip.compress(sixty_members())[:-8] + b"\0\0\0\0" + gzip.compress(sixty_members())[-4:],
+     "CRC check failed"),
+    ("cut.tar.xz", lzma.compress(sixty_members())[:-100], "damaged archive"),
+])
+def test_a_cut_or_damaged_archive_is_refused_whole_before_anything_is_unpacked(tmp_path, name, data, reason):
+    (tmp_path / name).write_bytes(data)
+    (tmp_path / "out").mkdir()
+    with pytest.raises(PetsError, match=reason) as error:
+        unpack(tmp_path / name, tmp_path / "out")
+    assert str(tmp_path / name) in str(error.value) and "delete it and run again" in str(error.value)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_the_whole_archive_unpacks_when_nothing_is_wrong(tmp_path):
+    (tmp_path / "whole.tar.gz").write_bytes(gzip.compress(sixty_members()))
+    unpack(tmp_path / "whole.tar.gz", tmp_path / "out")
+    assert len(list((tmp_path / "out/images").iterdir())) == 60
+
+
+@pytest.mark.parametrize("archive, message", [
+    ({"url": "x.tar", "strip": "1"}, r"datasets.d.sources\[0\].archives\[0\].strip must be an integer, not '1'"),
+    ({"url": "x.tar", "size": -5}, r"archives\[0\].size is -5; it must be > 0"),
+    ({"url": "x.tar", "sha256": "abc"}, r"archives\[0\].sha256 is 'abc'; a sha256 is 64 hexadecimal digits"),
+])
+def test_archive_settings_of_the_wrong_type_are_named_before_any_download(tmp_path, archive, message):
+    with pytest.raises(PetsError, match=message):
+        prepare_dataset("d", {"sources": [{"archives": [archive]}]}, tmp_path / "raw", tmp_path / "downloads")
+
+
+def test_a_size_limit_given_as_a_string_is_named(tmp_path):
+    recipe = {"max_unpacked_gb": "64", "sources": [{"archives": [{"url": "x.tar"}]}]}
+    with pytest.raises(PetsError, match="datasets.d.max_unpacked_gb must be a number, not '64'"):
+        prepare_dataset("d", recipe, tmp_path / "raw", tmp_path / "downloads")

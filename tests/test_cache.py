@@ -1,3 +1,6 @@
+import errno
+import os
+import shutil
 import threading
 import time
 
@@ -103,3 +106,36 @@ def test_read_ahead_stops_when_the_consumer_does_and_passes_on_errors(tmp_path):
         array.truncate(200)
     with pytest.raises(PetsError, match="shorter than its manifest says"):
         list(batches(split, 2, shuffle=False))
+
+
+@pytest.mark.parametrize("damage", ["text", "cut", "rows"])
+def test_a_damaged_cache_file_is_named_with_the_way_to_rebuild_it(tmp_path, damage):
+    rows = write_images(tmp_path, {f"images/a_{i}.png": (i, 0, 0) for i in range(9)})
+    build_cache(rows, ["a"], tmp_path, tmp_path, resolution=4, resize="crop", max_bad_frac=0)
+    array = tmp_path / "train.npy"
+    if damage == "text":
+        array.write_text("not an array")
+    elif damage == "cut":
+        array.write_bytes(array.read_bytes()[:100])
+    else:
+        np.save(array, np.zeros((2, 4, 4, 3), np.uint8))
+    with pytest.raises(PetsError, match=r"train.npy (cannot be read|does not match its manifest).*"
+                                        r"rebuild it with `dvc repro --force cache`"):
+        CachedSplit(tmp_path, "train")
+
+
+def test_too_little_disk_space_stops_before_decoding_with_the_figures(tmp_path, monkeypatch):
+    rows = write_images(tmp_path, {f"images/a_{i}.png": (i, 0, 0) for i in range(9)})
+    monkeypatch.setattr("pets.cache.shutil.disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 100, 100))
+    with pytest.raises(PetsError, match=r"the cache needs 432 bytes but only 100 are free in "):
+        build_cache(rows, ["a"], tmp_path, tmp_path, resolution=4, resize="crop", max_bad_frac=0)
+
+
+def test_a_disk_that_fills_up_while_caching_is_one_line(tmp_path, monkeypatch):
+    rows = write_images(tmp_path, {f"images/a_{i}.png": (i, 0, 0) for i in range(9)})
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(os, "pwrite", full)  # in the decoding processes too: they are forked from this one
+    with pytest.raises(PetsError, match=r"no space left in .* while caching the train split: the cache needs about 432"):
+        build_cache(rows, ["a"], tmp_path, tmp_path, resolution=4, resize="crop", max_bad_frac=0, workers=2)

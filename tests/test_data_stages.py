@@ -53,4 +53,20 @@ def test_pets_shaped_archive_over_http_with_a_failing_first_source(project):
     manifest = project.json("data/cache/manifest.json")
     assert manifest["bad"] == []
     assert sum(len(s["files"]) for s in manifest["splits"].values()) == n_images
-    assert (project.path / "data/downloads/images.tar.gz").is_file()  # kept: never fetched twice
+    assert len(list((project.path / "data/downloads").glob("*/images.tar.gz"))) == 1  # kept: never fetched twice
+
+
+def test_a_download_that_is_no_archive_is_deleted_so_the_next_run_fetches_it_again(tmp_path):
+    from pets.download import prepare_dataset
+    from pets.errors import PetsError
+    images, annotations, _ = pets_shaped_archives()
+    with FileServer({"/images.tar.gz": b"<p>not an archive</p>"}) as server:
+        recipe = {"sources": [{"archives": [{"url": f"{server.url}/images.tar.gz"}]}]}
+        with pytest.raises(PetsError, match=r"images.tar.gz: not a tar or zip archive .*; deleted it: the next run "
+                                            r"downloads it again") as error:
+            prepare_dataset("pets", recipe, tmp_path / "raw", tmp_path / "downloads")
+        assert "\n" not in str(error.value)
+        assert not [p for p in (tmp_path / "downloads").rglob("*") if p.is_file()]
+        server.files["/images.tar.gz"] = images
+        prepare_dataset("pets", recipe, tmp_path / "raw", tmp_path / "downloads")
+    assert len(server.requests) == 2 and (tmp_path / "raw/images").is_dir()

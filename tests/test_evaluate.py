@@ -44,3 +44,15 @@ def test_tta_predictions_are_probabilities_of_the_right_shape(colour_cache):
     assert plain.shape == tta.shape == (len(split), 2)
     assert torch.allclose(tta.sum(1), torch.ones(len(split)))
     assert not torch.allclose(plain, tta)
+
+
+def test_no_top_losses_asked_for_gives_a_picture_that_says_so(colour_cache, tmp_path):
+    from PIL import Image
+
+    from pets.interpret import write_interpretation
+    split = CachedSplit(colour_cache, "valid")
+    probs = torch.full((len(split), 2), 0.5)
+    write_interpretation(probs, split.labels.tolist(), ["blue", "red"], split, tmp_path, 0)
+    with Image.open(tmp_path / "top_losses.png") as picture:
+        assert picture.format == "PNG"
+    assert (tmp_path / "confusion.json").is_file()

@@ -5,7 +5,8 @@ import socket
 import pytest
 
 from pets.errors import PetsError
-from pets.fetch import fetch
+from pets.download import prepare_dataset
+from pets.fetch import Unreachable, download_path, fetch
 from tests.httpserver import FileServer
 
 BODY = bytes(range(256)) * 4096  # 1 MiB
@@ -15,9 +16,9 @@ SHA = hashlib.sha256(BODY).hexdigest()
 def test_http_download_verifies_and_lands_under_its_name(tmp_path):
     with FileServer({"/a/pets.tgz": BODY}) as server:
         path = fetch(f"{server.url}/a/pets.tgz", tmp_path, sha256=SHA, size=len(BODY))
-    assert path == tmp_path / "pets.tgz"
+    assert path == download_path(f"{server.url}/a/pets.tgz", tmp_path, SHA, len(BODY)) and path.name == "pets.tgz"
     assert path.read_bytes() == BODY
-    assert not (tmp_path / "pets.tgz.part").exists()
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == ["pets.tgz"]  # no .part left
 
 
 def test_a_verified_download_is_not_fetched_again(tmp_path):
@@ -42,7 +43,7 @@ def test_checksum_mismatch_names_the_file_and_both_hashes_and_keeps_nothing(tmp_
         fetch(f"{server.url}/pets.tgz", tmp_path, sha256=wrong)
     message = str(error.value)
     assert "pets.tgz" in message and wrong in message and SHA in message
-    assert list(tmp_path.iterdir()) == []
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
 
 def test_wrong_size_is_refused(tmp_path):
@@ -50,9 +51,16 @@ def test_wrong_size_is_refused(tmp_path):
         fetch(f"{server.url}/pets.tgz", tmp_path, size=10)
 
 
+def partial_file(url, downloads, data, sha256=None):
+    """A partial download of `url`, as an interrupted run leaves it."""
+    path = download_path(url, downloads, sha256)
+    path.parent.mkdir(parents=True)
+    path.with_name(path.name + ".part").write_bytes(data)
+
+
 def test_partial_download_resumes_with_a_range_request(tmp_path):
-    (tmp_path / "pets.tgz.part").write_bytes(BODY[:1000])
     with FileServer({"/pets.tgz": BODY}) as server:
+        partial_file(f"{server.url}/pets.tgz", tmp_path, BODY[:1000], SHA)
         path = fetch(f"{server.url}/pets.tgz", tmp_path, sha256=SHA)
     assert server.requests == [("/pets.tgz", "bytes=1000-")]
     assert path.read_bytes() == BODY
@@ -68,8 +76,8 @@ def test_dropped_connection_is_retried_and_resumed(tmp_path, monkeypatch):
 
 
 def test_server_that_ignores_range_still_gives_a_correct_file(tmp_path):
-    (tmp_path / "pets.tgz.part").write_bytes(b"x" * 1000)
     with FileServer({"/pets.tgz": BODY}) as server:
+        partial_file(f"{server.url}/pets.tgz", tmp_path, b"x" * 1000, SHA)
         server.ignore_range = True
         path = fetch(f"{server.url}/pets.tgz", tmp_path, sha256=SHA)
     assert path.read_bytes() == BODY
@@ -78,6 +86,26 @@ def test_server_that_ignores_range_still_gives_a_correct_file(tmp_path):
 def test_not_found_is_a_clear_error(tmp_path):
     with FileServer({}) as server, pytest.raises(PetsError, match="404"):
         fetch(f"{server.url}/missing.tgz", tmp_path)
+
+
+def test_another_url_with_the_same_file_name_is_fetched_not_reused(tmp_path):
+    other = BODY[::-1]
+    with FileServer({"/a/pets.tgz": BODY, "/b/pets.tgz": other}) as server:
+        first = fetch(f"{server.url}/a/pets.tgz", tmp_path)
+        second = fetch(f"{server.url}/b/pets.tgz", tmp_path)
+        assert fetch(f"{server.url}/a/pets.tgz", tmp_path) == first  # each kept under its own source
+    assert first.read_bytes() == BODY and second.read_bytes() == other
+    assert [path for path, _ in server.requests] == ["/a/pets.tgz", "/b/pets.tgz"]
+
+
+def test_a_206_for_another_range_starts_the_download_over(tmp_path, monkeypatch):
+    monkeypatch.setattr("pets.fetch.time.sleep", lambda s: None)
+    with FileServer({"/pets.tgz": BODY}) as server:
+        partial_file(f"{server.url}/pets.tgz", tmp_path, BODY[:1000], SHA)
+        server.range_offset = 500  # answers bytes 1500- to a request for 1000-
+        path = fetch(f"{server.url}/pets.tgz", tmp_path, sha256=SHA)
+    assert path.read_bytes() == BODY
+    assert server.requests == [("/pets.tgz", "bytes=1000-"), ("/pets.tgz", None)]
 
 
 def test_server_errors_are_retried_then_reported(tmp_path, monkeypatch):
@@ -99,9 +127,35 @@ def test_unreachable_host_names_it_and_points_to_the_offline_quick_start(tmp_pat
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with pytest.raises(PetsError) as error:
+    with pytest.raises(Unreachable, match=f"cannot reach 127.0.0.1 for http://127.0.0.1:{port}/pets.tgz"):
         fetch(f"http://127.0.0.1:{port}/pets.tgz", tmp_path)
-    assert "cannot reach 127.0.0.1" in str(error.value) and "make digits" in str(error.value)
+    recipe = {"sources": [{"archives": [{"url": f"http://127.0.0.1:{port}/{name}"}]} for name in ("a.tgz", "b.tgz")]}
+    with pytest.raises(PetsError) as error:
+        prepare_dataset("pets", recipe, tmp_path / "raw", tmp_path)
+    message = str(error.value)
+    assert f"cannot reach 127.0.0.1 for http://127.0.0.1:{port}/a.tgz" in message and "/b.tgz" in message
+    assert message.count("make photos") == 1 and message.endswith("make photos")
+
+
+def test_each_source_says_what_it_fetches_reuses_or_uses_and_a_failure_names_the_next(tmp_path, capsys):
+    (tmp_path / "local.tar").write_bytes(BODY)
+    with FileServer({"/pets.tgz": BODY}) as server:
+        fetch(f"{server.url}/pets.tgz", tmp_path / "downloads")
+        fetch(f"{server.url}/pets.tgz", tmp_path / "downloads")
+    fetch(str(tmp_path / "local.tar"), tmp_path / "downloads")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"download: fetching {server.url}/pets.tgz"
+    assert lines[1].startswith("download: reusing ") and lines[1].endswith(f"fetched earlier from {server.url}/pets.tgz")
+    assert lines[2] == f"download: using {tmp_path / 'local.tar'}"
+
+
+def test_a_download_that_trickles_is_ended_as_stalled(tmp_path, monkeypatch):
+    monkeypatch.setattr("pets.fetch.STALL_SECONDS", 0.2)
+    monkeypatch.setattr("pets.fetch.STALL_BYTES", 10 * len(BODY))
+    with FileServer({"/pets.tgz": BODY}) as server, pytest.raises(PetsError, match=r"stalled \(.* bytes in 0.2 s\) "
+                                                                                   r"after 2 attempts"):
+        server.seconds_per_mib = 2.0
+        fetch(f"{server.url}/pets.tgz", tmp_path, retries=2)
 
 
 def test_server_that_never_answers_times_out(tmp_path, monkeypatch):

@@ -5,7 +5,8 @@ import pytest
 from pets.errors import PetsError
 from pets.index import build_index, label_reader, random_split
 
-from tests.pets_archive import shared_text
+from tests.pets_archive import pets_text
+
 PETS_PATTERN = r"^(.+)_\d+$"
 
 
@@ -45,11 +46,40 @@ def test_csv_rule_reads_the_table(tmp_path):
     assert classes == ["cat", "dog"] and {r["path"]: r["label"] for r in rows}["images/a.jpg"] == "cat"
 
 
+def test_csv_rows_are_matched_by_path_so_equal_file_names_in_two_folders_keep_their_labels(tmp_path):
+    touch(tmp_path, "images/cats/img1.png", "images/dogs/img1.png", "images/cats/img2.png", "images/dogs/img2.png")
+    (tmp_path / "labels.csv").write_text("file,label\nimages/cats/img1.png, cat\ncats/img2.png ,cat\n"
+                                         "images/dogs/img1.png,dog\n dogs/img2.png,dog\n")
+    rows, classes, _ = index(tmp_path, label_rule="csv", valid_frac=0.25)
+    assert classes == ["cat", "dog"]  # no " cat" beside "cat"
+    assert {r["path"]: r["label"] for r in rows} == {"images/cats/img1.png": "cat", "images/cats/img2.png": "cat",
+                                                     "images/dogs/img1.png": "dog", "images/dogs/img2.png": "dog"}
+
+
+def test_a_file_listed_twice_with_different_labels_is_refused_with_its_line(tmp_path):
+    touch(tmp_path, "images/a.jpg", "images/b.jpg")
+    (tmp_path / "labels.csv").write_text("file,label\na.jpg,cat\nb.jpg,dog\nimages/../images/a.jpg,dog\n")
+    with pytest.raises(PetsError, match=r"labels.csv: 'images/../images/a.jpg' is listed twice .*\(line 4\)"):
+        index(tmp_path, label_rule="csv")
+
+
+def test_the_split_can_come_from_the_tables_split_column(tmp_path):
+    touch(tmp_path, *[f"images/{c}_{n}.jpg" for c in ("cat", "dog") for n in range(3)])
+    (tmp_path / "labels.csv").write_text("file,label,split\n" + "".join(
+        f"images/{c}_{n}.jpg,{c},{['train', 'valid', 'test'][n]}\n" for c in ("cat", "dog") for n in range(3)))
+    rows, _, report = index(tmp_path, split_rule="csv")  # labels from the names, split from the table
+    assert {r["path"]: r["split"] for r in rows}["images/dog_1.jpg"] == "valid"
+    assert report["splits"] == {"train": 2, "valid": 2, "test": 2}
+    (tmp_path / "labels.csv").write_text("file,label,split\nimages/cat_0.jpg,cat,train\n")
+    with pytest.raises(PetsError, match=r"5 image\(s\) have no split of train, valid, test .* e.g. images/cat_1.jpg"):
+        index(tmp_path, split_rule="csv")
+
+
 def test_non_images_are_skipped_and_counted(tmp_path):
-    touch(tmp_path, "images/Abyssinian_1.jpg", "images/Abyssinian_2.jpg", "images/Abyssinian_100.mat",
-          "images/.DS_Store")
-    rows, _, report = index(tmp_path, valid_frac=0.5)
-    assert len(rows) == 2
+    touch(tmp_path, "images/Abyssinian_1.jpg", "images/Abyssinian_2.jpg", "images/beagle_1.jpg", "images/beagle_2.jpg",
+          "images/Abyssinian_100.mat", "images/.DS_Store")
+    rows, _, report = index(tmp_path, valid_frac=0.25)
+    assert len(rows) == 4
     assert {s["path"]: s["reason"] for s in report["skipped"]} == {
         "images/Abyssinian_100.mat": "not an image (.mat)", "images/.DS_Store": "hidden file"}
 
@@ -64,9 +94,10 @@ def test_unreadable_names_stop_the_stage_showing_at_most_ten(tmp_path):
 
 
 def test_unreadable_names_can_be_skipped_and_reported(tmp_path):
-    touch(tmp_path, "images/Abyssinian_1.jpg", "images/Abyssinian_2.jpg", "images/bad.jpg")
-    rows, _, report = index(tmp_path, skip_unlabelled=True, valid_frac=0.5)
-    assert len(rows) == 2
+    touch(tmp_path, "images/Abyssinian_1.jpg", "images/Abyssinian_2.jpg", "images/beagle_1.jpg", "images/beagle_2.jpg",
+          "images/bad.jpg")
+    rows, _, report = index(tmp_path, skip_unlabelled=True, valid_frac=0.25)
+    assert len(rows) == 4
     assert report["skipped"] == [{"path": "images/bad.jpg", "reason": "label rule cannot read the name"}]
 
 
@@ -80,17 +111,17 @@ def test_random_split_sizes_determinism_and_no_overlap():
 
 
 def test_official_split_uses_the_real_lists_and_carves_validation_out_of_trainval(tmp_path):
-    names = shared_text("images.txt").split()
+    names = pets_text("images.txt").split()
     touch(tmp_path, *[f"images/{n}" for n in names])
     (tmp_path / "annotations").mkdir()
     for name in ("trainval.txt", "test.txt"):
-        (tmp_path / "annotations" / name).write_text(shared_text(f"annotations/{name}"))
+        (tmp_path / "annotations" / name).write_text(pets_text(f"annotations/{name}"))
     rows, classes, report = index(tmp_path, split_rule="official")
     assert len(classes) == 37
     assert report["splits"] == {"train": 2944, "valid": 736, "test": 3669}
     reasons = [s["reason"] for s in report["skipped"]]
     assert reasons.count("not an image (.mat)") == 3 and reasons.count("in neither official list") == 41
-    test_names = {line.split()[0] for line in shared_text("annotations/test.txt").splitlines()}
+    test_names = {line.split()[0] for line in pets_text("annotations/test.txt").splitlines()}
     assert all((Path(r["path"]).stem in test_names) == (r["split"] == "test") for r in rows)
 
 
@@ -100,8 +131,22 @@ def test_a_class_without_training_images_is_an_error(tmp_path):
         index(tmp_path, valid_frac=0.99)
 
 
-def test_missing_images_folder_is_named(tmp_path):
-    with pytest.raises(PetsError, match="index.images"):
+def test_a_split_without_validation_images_is_refused(tmp_path):
+    touch(tmp_path, *[f"images/{c}_{i}.jpg" for c in ("cat", "dog") for i in range(10)])
+    with pytest.raises(PetsError, match=r"no image of 20 is left for validation; raise index.valid_frac \(0.01\)"):
+        index(tmp_path, valid_frac=0.01)
+
+
+def test_a_single_class_is_refused(tmp_path):
+    touch(tmp_path, *[f"images/cat_{i}.jpg" for i in range(10)])
+    with pytest.raises(PetsError, match="every image in .*images has the label 'cat': a classifier needs at least two"):
+        index(tmp_path)
+
+
+def test_missing_images_folder_is_named_with_what_is_there_and_strip(tmp_path):
+    touch(tmp_path, "oxford-iiit-pet/images/cat_1.jpg", "README")
+    with pytest.raises(PetsError, match=r"images: no such folder \(params.yaml: index.images\); .* holds README, "
+                                        r"oxford-iiit-pet/. If the archive .* set strip: 1"):
         index(tmp_path)
 
 

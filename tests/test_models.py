@@ -5,8 +5,8 @@ import torch
 import torchvision
 
 from pets.errors import PetsError
-from pets.models import (build_model, check_arch, head_name, layer_groups, load_checkpoint, model_from_checkpoint,
-                         save_checkpoint)
+from pets.archs import resolve
+from pets.models import build_model, layer_groups, load_checkpoint, model_from_checkpoint, save_checkpoint
 
 DATA_STATS = ([0.5] * 3, [0.25] * 3)
 
@@ -25,14 +25,14 @@ def saved_resnet18(path, class_names, mean=(0.1, 0.1, 0.1), std=(0.2, 0.2, 0.2))
 
 def test_unknown_arch_suggests_the_closest_names():
     with pytest.raises(PetsError, match="did you mean resnet50"):
-        check_arch("resnet05")
+        resolve("resnet05")
 
 
 @pytest.mark.parametrize("arch, head", [("resnet18", "fc"), ("mobilenet_v3_small", "classifier.3"),
                                         ("efficientnet_b0", "classifier.1")])
 def test_head_is_the_last_linear_layer_and_is_replaced_for_the_classes(arch, head):
     model, _, _ = build_model(arch, classes(7), "none", *DATA_STATS)
-    assert head_name(model) == head and model.get_submodule(head).out_features == 7
+    assert resolve(arch).head_name(model) == head and model.get_submodule(head).out_features == 7
 
 
 def place_imagenet_weights(torch_home, arch):
@@ -111,7 +111,7 @@ def test_checkpoints_are_loaded_without_unpickling_code(tmp_path):
 
 def test_layer_groups_cover_every_parameter_once_in_order():
     model, _, _ = build_model("resnet18", classes(4), "none", *DATA_STATS)
-    groups = layer_groups(model, 2)
+    groups = layer_groups(model, "resnet18", 2)
     assert len(groups) == 3 and groups[-1] == list(model.fc.parameters())
     flat = [id(p) for group in groups for p in group]
     assert flat == [id(p) for p in model.parameters()]
@@ -124,3 +124,17 @@ def test_a_checkpoint_for_the_same_classes_keeps_its_head_and_for_other_classes_
     other, _, _ = build_model("resnet18", ["x", "y", "z"], str(tmp_path / "three.pt"), *DATA_STATS)
     assert not torch.equal(other.fc.weight, source.fc.weight)
     assert torch.equal(other.layer4[1].conv2.weight, source.layer4[1].conv2.weight)
+
+
+@pytest.mark.parametrize("arch", ["googlenet", "squeezenet1_1"])
+def test_imagenet_weights_of_odd_heads_train_with_a_plain_head(tmp_path, monkeypatch, arch):
+    """googlenet's auxiliary classifiers are loaded and dropped; squeezenet's 1x1 convolution head is replaced."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    state = place_imagenet_weights(tmp_path, arch)
+    model, _, _ = build_model(arch, classes(5), "imagenet", *DATA_STATS)
+    loaded = model.state_dict()
+    head = resolve(arch).head_name(model)
+    assert all(torch.equal(loaded[k], v) for k, v in state.items() if k in loaded and not k.startswith(head))
+    assert not any(k.startswith("aux") for k in loaded)
+    out = model.train()(torch.randn(2, 3, 64, 64))
+    assert isinstance(out, torch.Tensor) and out.shape == (2, 5)

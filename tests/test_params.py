@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from pets.errors import PetsError
-from pets.params import check_params, load_params
+from pets.params import check_params, check_unchanged, load_params
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +38,27 @@ def test_the_shipped_params_are_valid(defaults):
     ("index.split", "officail", "did you mean official"),
     ("cache.resolution", 100, "cache.resolution (100) must be at least size (224)"),
     ("train.augment.flip", "no", "train.augment.flip must be true or false"),
+    ("cache.max_bad_frac", float("nan"), "cache.max_bad_frac is nan; it must be a finite number"),
+    ("train.lr", float("inf"), "train.lr is inf; it must be a finite number"),
+    ("train.lr_unfrozen", [1e-6, float("nan")], "train.lr_unfrozen must be two positive learning rates"),
+    ("index.seed", -1, "index.seed is -1; it must be >= 0"),
+    ("train.seed", 2**40, "train.seed is 1099511627776; it must be <= 4294967295"),
+    ("train.epochs_unfrozen", 0, "train.epochs and train.epochs_unfrozen are both 0; nothing would be trained"),
 ])
 def test_bad_values_name_the_key(defaults, key, value, message):
+    if key == "train.epochs_unfrozen":
+        defaults = changed(defaults, "train.epochs", 0)
     with pytest.raises(PetsError, match=message.replace("(", r"\(").replace(")", r"\)")):
         check_params(changed(defaults, key, value))
+
+
+def test_learning_rates_in_scientific_notation_are_numbers(tmp_path):
+    """As `dvc exp run -S train.lr=0.00005` writes them (5e-05), and as people type them (1e-3)."""
+    text = (Path(__file__).resolve().parents[1] / "params.yaml").read_text()
+    text = text.replace("  lr: 0.002", "  lr: 5e-05").replace("lr_unfrozen: [1.0e-6, 1.0e-4]", "lr_unfrozen: [1e-5, 1e-3]")
+    (tmp_path / "params.yaml").write_text(text)
+    params = load_params(tmp_path / "params.yaml")
+    assert params["train"]["lr"] == 5e-05 and params["train"]["lr_unfrozen"] == [1e-5, 1e-3]
 
 
 def test_unknown_key_suggests_the_closest(defaults):
@@ -63,3 +80,17 @@ def test_missing_key_is_named(defaults, tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     with pytest.raises(PetsError, match="missing key train.lr"):
         load_params(tmp_path / "params.yaml")
+
+
+def test_params_edited_while_a_stage_ran_are_named(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
+    params = load_params(tmp_path / "params.yaml")
+    files = dict(path=tmp_path / "params.yaml", dvc_yaml=root / "dvc.yaml")
+    check_unchanged(params, "train", **files)
+    (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text().replace("tta: false", "tta: true"))
+    check_unchanged(params, "train", **files)  # not a param of train
+    (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text().replace("  lr: 0.002", "  lr: 0.01"))
+    with pytest.raises(PetsError, match=r"params.yaml changed while the train stage ran \(train.lr was 0.002, is now "
+                                        r"0.01\); nothing was recorded: run `dvc repro` again"):
+        check_unchanged(params, "train", **files)

@@ -1,6 +1,7 @@
 """End to end on digits: the README's offline quick start, an experiment, and comparing commits."""
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -16,7 +17,7 @@ def project(tmp_path_factory):
 
 
 def test_quick_start_learns_digits(project):
-    output = project.run("dvc", "exp", "run", *quick_start_args())
+    output = project.run("dvc", "exp", "run", *quick_start_args("DIGITS"))
     assert stages_run(output) == ["download", "index", "cache", "train", "evaluate"]
     metrics = project.json("metrics/metrics.json")
     assert metrics["valid"]["count"] == 359
@@ -38,11 +39,29 @@ def test_pictures_and_plots_are_there_with_data(project):
         with Image.open(project.path / "metrics" / picture) as image:
             assert image.format == "PNG" and image.size[0] >= width
     plots = json.loads(project.run("dvc", "plots", "show", "--json"))["data"]
-    declared = {"losses", "error_rate", "confusion", "metrics/show_batch.png", "metrics/show_valid.png",
-                "metrics/confusion.png", "metrics/top_losses.png"}
+    declared = {"losses", "error_rate", "confusion", "metrics/curves.png", "metrics/show_batch.png",
+                "metrics/show_valid.png", "metrics/confusion.png", "metrics/top_losses.png"}
     assert set(plots) == declared
     for name in ("losses", "error_rate", "confusion"):
         assert plots[name][0]["content"]["data"]["values"], name
+
+
+def test_plots_show_writes_a_page_that_draws_offline(project):
+    """No script from the network; vega, vega-lite and vega-embed in the page; each vega plot's spec with its data."""
+    project.run("dvc", "plots", "show")
+    page = (project.path / "dvc_plots/index.html").read_text()
+    scripts = re.findall(r"<script([^>]*)>", page)
+    assert scripts and not [attributes for attributes in scripts if "src" in attributes]  # inline, none fetched
+    assert "cdn.jsdelivr.net" not in page  # where DVC's own page loads them from
+    for library in ("vega@5.20.2", "vega-lite@5.2.0", "vega-embed@6.18.2"):
+        assert f"/* {library}, BSD-3-Clause" in page
+    specs = [json.loads(spec) for spec in re.findall(r"var spec = (\{.*?\});\n", page, re.DOTALL)]
+    titles = {spec["title"]["text"] if isinstance(spec["title"], dict) else spec["title"]: spec for spec in specs}
+    epochs = len((project.path / "metrics/train_log.tsv").read_text().splitlines()) - 1
+    assert len(titles["Loss per epoch"]["data"]["values"]) == 2 * epochs  # train and valid loss
+    assert len(titles["Validation error rate per epoch"]["data"]["values"]) == epochs
+    assert len(titles["Confusion matrix (validation)"]["data"]["values"]) == 359
+    assert '<img src="static/' in page  # the pictures, copied beside the page
 
 
 def test_predict_agrees_with_evaluate(project):

@@ -13,8 +13,8 @@ NO_AUGMENT = Augment(min_scale=1.0, flip=False, max_rotate=0.0, max_zoom=1.0, ma
 
 
 def recipe(**overrides):
-    settings = dict(size=16, batch_size=8, epochs=1, epochs_unfrozen=0, lr=1e-2, lr_unfrozen=(1e-4, 1e-2),
-                    body_groups=2, weight_decay=0.01, augment=Augment(), pretrained=True, seed=0)
+    settings = dict(arch="resnet18", size=16, batch_size=8, epochs=1, epochs_unfrozen=0, lr=1e-2, lr_unfrozen=(1e-4, 1e-2),
+                    body_groups=2, weight_decay=0.01, batchnorm_stats="batch", augment=Augment(), pretrained=True, seed=0)
     settings.update(overrides)
     return Recipe(**settings)
 
@@ -44,8 +44,8 @@ def test_the_unfrozen_phase_updates_every_layer_group_at_its_own_rate(colour_cac
     frozen, unfrozen = phases(recipe())
     assert frozen[3] == [0.0, 0.0, 1e-2]
     assert np.allclose(unfrozen[3], [1e-4, 1e-3, 1e-2])
-    optimizer = make_optimizer(model, unfrozen[3], 2, 0.01)
-    groups = layer_groups(model, 2)
+    optimizer = make_optimizer(model, "resnet18", unfrozen[3], 2, 0.01)
+    groups = layer_groups(model, "resnet18", 2)
     assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([1e-4, 1e-3, 1e-2])
     assert [len(g["params"]) for g in optimizer.param_groups] == [len(g) for g in groups]
     before = [[p.clone() for p in g] for g in groups]

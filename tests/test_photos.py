@@ -1,0 +1,53 @@
+"""The built-in photos: one class per bundled photograph, training and validation crops from disjoint parts."""
+
+import csv
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pets import photos
+from pets.download import prepare_dataset
+from pets.errors import PetsError
+
+
+def test_every_photograph_gives_its_class_the_asked_number_of_pets_like_jpegs(tmp_path):
+    assert photos.write_photos(tmp_path, train_per_class=2, valid_per_class=3) == 13 * 5
+    with open(tmp_path / "labels.csv", newline="") as table:
+        rows = list(csv.DictReader(table))
+    assert {r["label"] for r in rows} == set(photos.photographs()) and len(rows) == 65
+    for name in photos.photographs():
+        splits = [r["split"] for r in rows if r["label"] == name]
+        assert splits.count("train") == 2 and splits.count("valid") == 3
+    for row in rows[:10]:
+        with Image.open(tmp_path / row["file"]) as image:
+            assert image.format == "JPEG" and 400 <= max(image.size) <= 500 and 3 / 4 <= image.width / image.height <= 4 / 3
+
+
+def test_training_and_validation_crops_come_from_disjoint_parts(tmp_path, monkeypatch):
+    """A photograph whose training quadrants are red, validation quadrants blue and the band between them white."""
+    height, width = 300, 400
+    picture = np.full((height, width, 3), 255, np.uint8)
+    band = (slice(round(height * 0.45), round(height * 0.55)), slice(round(width * 0.45), round(width * 0.55)))
+    rows, columns = np.mgrid[:height, :width]
+    top, left = rows < band[0].start, columns < band[1].start
+    bottom, right = rows >= band[0].stop, columns >= band[1].stop
+    picture[(top & left) | (bottom & right)] = (255, 0, 0)
+    picture[(top & right) | (bottom & left)] = (0, 0, 255)
+    monkeypatch.setattr(photos, "photographs", lambda: {"flag": picture})
+    photos.write_photos(tmp_path, train_per_class=20, valid_per_class=20, seed=3)
+    for n in range(1, 41):
+        pixels = np.asarray(Image.open(tmp_path / f"images/flag_{n}.jpg"), dtype=int).reshape(-1, 3).mean(0)
+        expected = (255, 0, 0) if n <= 20 else (0, 0, 255)
+        assert np.abs(pixels - expected).max() < 12, (n, pixels)  # no other colour, no white band
+
+
+def test_the_recipe_sets_the_few_shot_count_and_rejects_unknown_or_wrong_options(tmp_path):
+    prepare_dataset("photos", {"builtin": "photos", "train_per_class": 2, "valid_per_class": 1}, tmp_path / "raw", None)
+    assert len(list((tmp_path / "raw/images").iterdir())) == 13 * 3
+    with pytest.raises(PetsError, match="datasets.photos: unknown key shots for builtin photos; allowed: builtin, "
+                                        "train_per_class, valid_per_class, seed"):
+        prepare_dataset("photos", {"builtin": "photos", "shots": 2}, tmp_path / "other", None)
+    with pytest.raises(PetsError, match=r"params.yaml: datasets.photos.train_per_class is 0; it must be >= 1"):
+        prepare_dataset("photos", {"builtin": "photos", "train_per_class": 0}, tmp_path / "other", None)
+    assert not (tmp_path / "other").exists()

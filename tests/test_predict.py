@@ -1,0 +1,57 @@
+"""`python -m pets predict`: bad arguments and odd inputs end with one line, never a traceback."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from pets.__main__ import main
+from pets.models import build_model, save_checkpoint
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    torch.manual_seed(0)
+    model, mean, std = build_model("resnet18", ["cat", "dog"], "none", [0.5] * 3, [0.25] * 3)
+    save_checkpoint(tmp_path / "model.pt", model, arch="resnet18", classes=["cat", "dog"], size=16, mean=mean,
+                    std=std)
+    return tmp_path / "model.pt"
+
+
+def run(*argv):
+    """(exit status, stderr's last line) of the command line; 0 when it returned."""
+    try:
+        main(list(argv))
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else 1, str(stop.code)
+    return 0, ""
+
+
+@pytest.mark.parametrize("option", [["--top", "-1"], ["--batch-size", "0"]])
+def test_counts_below_one_are_refused(checkpoint, tmp_path, option, capsys):
+    assert run("predict", "--model", str(checkpoint), *option, str(tmp_path))[0] == 2
+    assert "must be at least 1" in capsys.readouterr().err
+
+
+def test_a_folder_without_images_is_an_error_not_silence(checkpoint, tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes/readme.txt").write_text("no pictures here")
+    for folder in ("empty", "notes"):
+        status, message = run("predict", "--model", str(checkpoint), str(tmp_path / folder))
+        assert status == 1 and message.startswith("error: no images (by suffix: ") and folder in message
+
+
+def test_a_file_name_with_a_newline_stays_on_one_line(checkpoint, tmp_path, capsys):
+    Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(tmp_path / "two\nlines.png")
+    assert run("predict", "--model", str(checkpoint), str(tmp_path / "two\nlines.png"))[0] == 0
+    [line] = capsys.readouterr().out.splitlines()
+    assert line.startswith(repr(str(tmp_path / "two\nlines.png")) + "\t")
+
+
+def test_a_checkpoint_of_an_unknown_arch_is_named(tmp_path):
+    model, mean, std = build_model("resnet18", ["cat", "dog"], "none", [0.5] * 3, [0.25] * 3)
+    save_checkpoint(tmp_path / "odd.pt", model, arch="resnet_from_the_future", classes=["cat", "dog"], size=16,
+                    mean=mean, std=std)
+    status, message = run("predict", "--model", str(tmp_path / "odd.pt"), str(tmp_path))
+    assert status == 1 and f"{tmp_path / 'odd.pt'}: a model of an architecture this installation does not have" in message
