@@ -1,6 +1,7 @@
 """Transfer learning on real ImageNet features, measured: k labelled images per class, four ways, several seeds.
 
     python -m bench.transfer [--seeds 5] [--ks 2,5,10] [--digits-k 10]
+    python -m bench.transfer --slice [--seeds 5]
 
 On the built-in photos (training and validation crops from disjoint parts of each photograph) and on the
 digits (k per class for training, all the other digits for validation), with the same arch and budget:
@@ -11,6 +12,9 @@ digits (k per class for training, all the other digits for validation), with the
 (c) a linear probe: logistic regression on the frozen ImageNet body's pooled features;
 (d) an SVC (RBF) on raw pixels: the 8x8 digits, photos as 32x32 RGB thumbnails.
 Each seed picks the crops (photos) or the k images per class (digits) and seeds training.
+
+--slice measures the end-to-end test's slice instead (tests/test_transfer.py): (a) and (b) over the seeds,
+to show the test's threshold is safe.
 """
 
 import argparse
@@ -32,17 +36,20 @@ from pets.index import build_index
 from pets.loader import CachedSplit
 from pets.models import imagenet_model
 from pets.photos import write_photos
-from pets.train import prepare_input
+from pets.train import Recipe, prepare_input
 
 WAYS = ("(a) ImageNet body, default recipe", "(a') same, batchnorm_stats: batch", "(b) from scratch",
         "(c) linear probe on ImageNet features", "(d) SVC on raw pixels")
 DIGITS_SIZE = 64  # the 8x8 digits are cached at 64 px for Lite0, whose body downsamples 32-fold
+# tests/test_transfer.py's slice of `make photos`
+SLICE = {"datasets.photos.train_per_class": 5, "datasets.photos.valid_per_class": 5, "size": 96,
+         "cache.resolution": 128, "train.epochs": 4, "train.epochs_unfrozen": 1}
 
 
-def photo_splits(k, seed, resolution):
+def photo_splits(k, seed, resolution, valid_per_class=20):
     """The built-in photos with k training crops per class, indexed and cached as the stages do it."""
     root = Path(tempfile.mkdtemp(prefix="photos-"))
-    write_photos(root, train_per_class=k, seed=seed)
+    write_photos(root, train_per_class=k, valid_per_class=valid_per_class, seed=seed)
     rows, classes, _ = build_index(root, "images", "regex", r"^(.+)_\d+$", "labels.csv", "csv", 0.2, 0, False)
     out = Path(tempfile.mkdtemp(prefix="photos-cache-"))
     build_cache(rows, classes, root, out, resolution, "crop", max_bad_frac=0)
@@ -111,12 +118,32 @@ def table(title, results, seeds):
         print(f"| {k} | {cells} | {means[WAYS[0]] / max(means[WAYS[2]], 1e-9):.3f} |")
 
 
+def slice_check(seeds):
+    """(a) and (b) on the end-to-end test's slice: the worst of (a) bounds the test's threshold from below."""
+    errors = {}
+    for weights in ("imagenet", "none"):
+        for seed in range(seeds):
+            params = quick_start_params("PHOTOS", {**SLICE, "weights": weights, "train.seed": seed})
+            photos = params["datasets"]["photos"]
+            train_split, valid_split = photo_splits(photos["train_per_class"], seed, params["cache"]["resolution"],
+                                                    photos["valid_per_class"])
+            _, metrics, _ = train_and_score(train_split, valid_split, Recipe.from_params(params), weights)
+            errors.setdefault(weights, []).append(metrics["error_rate"])
+    for weights, values in errors.items():
+        print(f"slice, weights {weights}: error_rate {np.mean(values):.4f} ± {np.std(values):.4f}, "
+              f"from {min(values):.4f} to {max(values):.4f} over {seeds} seeds")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--ks", default="2,5,10", help="labelled photos per class")
     parser.add_argument("--digits-k", type=int, default=10)
+    parser.add_argument("--slice", action="store_true", help="the end-to-end test's slice only")
     args = parser.parse_args()
+    if args.slice:
+        slice_check(args.seeds)
+        return
     started = time.perf_counter()
 
     photos, resolution = {}, quick_start_params("PHOTOS")["cache"]["resolution"]

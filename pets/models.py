@@ -3,12 +3,13 @@
 import os
 from pathlib import Path
 
+import huggingface_hub.constants
 import torch
 import torchvision
 from torch import nn
 
 from pets import lite0
-from pets.archs import TimmArch, resolve
+from pets.archs import TimmArch, body_parameters, resolve
 from pets.atomic import atomic_path
 from pets.errors import PetsError
 
@@ -27,7 +28,6 @@ def imagenet_model(arch):
         try:
             return arch.create(pretrained=True)
         except (OSError, RuntimeError, ValueError) as error:  # network, cache and hub errors alike
-            import huggingface_hub.constants
             where = (f"{huggingface_hub.constants.HF_HUB_CACHE} ({arch.config.get('hf_hub_id')})"
                      if arch.config.get("hf_hub_id") else Path(torch.hub.get_dir()) / "checkpoints")
             raise PetsError(f"ImageNet weights for {arch.name} are not in {where} and could not be downloaded "
@@ -88,11 +88,6 @@ def build_model(arch, classes, weights, data_mean, data_std):
     return model, checkpoint.get("mean", spec.mean), checkpoint.get("std", spec.std)
 
 
-def body_parameters(model, arch):
-    head = {id(p) for p in resolve(arch).head(model).parameters()}
-    return [p for p in model.parameters() if id(p) not in head]
-
-
 def layer_groups(model, arch, n_body_groups):
     """Parameter lists, first layers first: the body cut into `n_body_groups` groups, then the head."""
     spec = resolve(arch)
@@ -100,7 +95,7 @@ def layer_groups(model, arch, n_body_groups):
 
 
 def set_body_frozen(model, arch, frozen):
-    for parameter in body_parameters(model, arch):
+    for parameter in body_parameters(model, resolve(arch).head(model)):
         parameter.requires_grad_(not frozen)
 
 

@@ -118,3 +118,18 @@ def test_out_of_memory_names_the_batch_size_and_suggests_half(colour_cache, monk
     with pytest.raises(PetsError, match=r"out of GPU memory in epoch 1 at train.batch_size 8; "
                                         r"try -S train.batch_size=4"):
         fit(model, *splits(colour_cache), recipe(), mean, std, CPU, log=lambda line: None)
+
+
+@pytest.mark.parametrize("batchnorm_stats", ["pretrained", "batch"])
+def test_unfrozen_batchnorm_keeps_the_pretrained_statistics_unless_told_to_follow_the_batches(colour_cache,
+                                                                                              batchnorm_stats):
+    model, mean, std = model_and_stats(colour_cache)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fit(model, *splits(colour_cache), recipe(epochs=0, epochs_unfrozen=1, batchnorm_stats=batchnorm_stats), mean, std,
+        CPU, log=lambda line: None)
+    after = model.state_dict()
+    statistics = [k for k in before if k.endswith(("running_mean", "running_var"))]
+    kept = all(torch.equal(before[k], after[k]) for k in statistics)
+    assert kept == (batchnorm_stats == "pretrained")
+    assert not torch.equal(before["layer1.0.conv1.weight"], after["layer1.0.conv1.weight"])  # the body trains
+    assert not torch.equal(before["layer1.0.bn1.weight"], after["layer1.0.bn1.weight"])  # BatchNorm's scale too
