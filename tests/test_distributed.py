@@ -6,7 +6,7 @@ from tests.project import Project, stages_run
 
 SHORT = dict(data="digits", arch="resnet18", weights="none", size=16, cache__resolution=16, train__epochs=3,
              train__epochs_unfrozen=0, train__augment__flip=False, train__batch_size=64)
-OUTPUTS = ["confusion.json", "confusion.png", "index.json", "metrics.json", "most_confused.json", "per_class.tsv",
+OUTPUTS = ["confusion.json", "confusion.png", "curves.png", "index.json", "metrics.json", "most_confused.json", "per_class.tsv",
            "show_batch.png", "show_valid.png", "top_losses.png", "train_log.tsv"]
 
 
