@@ -70,3 +70,14 @@ def test_a_download_that_is_no_archive_is_deleted_so_the_next_run_fetches_it_aga
         server.files["/images.tar.gz"] = images
         prepare_dataset("pets", recipe, tmp_path / "raw", tmp_path / "downloads")
     assert len(server.requests) == 2 and (tmp_path / "raw/images").is_dir()
+
+
+def test_the_download_depends_on_the_recipe_in_use_only(project):
+    project.set_params(data="photos", datasets__photos__train_per_class=2, datasets__photos__valid_per_class=1)
+    assert stages_run(project.run("dvc", "repro", "download")) == ["download"]
+    project.set_params(datasets__pets__max_unpacked_gb=32)  # another dataset's recipe
+    assert "up to date" in project.run("dvc", "status", "download")
+    project.set_params(datasets__photos__train_per_class=3)  # the recipe in use
+    assert "datasets.photos" in project.run("dvc", "status", "download")
+    assert stages_run(project.run("dvc", "repro", "download")) == ["download"]
+    assert len(list((project.path / "data/raw/images").iterdir())) == 13 * 4
