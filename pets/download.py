@@ -81,13 +81,14 @@ def prepare_dataset(name, recipe, target, downloads):
             BUILTINS[recipe["builtin"]](tmp, **builtin_options(recipe))
             return
         failures, sources = [], recipe["sources"]
-        for number, source in enumerate(sources, 1):
+        for position, source in enumerate(sources, 1):
             try:
                 paths = [fetch(a["url"], downloads, a.get("sha256"), a.get("size")) for a in source["archives"]]
             except PetsError as error:
                 failures.append(error)
-                if number < len(sources):
-                    print(f"download: source {number} of {len(sources)} failed: {error}; trying source {number + 1}")
+                if position < len(sources):
+                    print(f"download: source {position} of {len(sources)} failed: {error}; "
+                          f"trying source {position + 1}")
                 continue
             limit = int(recipe.get("max_unpacked_gb", MAX_UNPACKED_BYTES / 1e9) * 1e9)
             for archive, path in zip(source["archives"], paths):
