@@ -152,11 +152,16 @@ Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0
                              list("-+.0123456789"))
 
 
+def stage_param_keys(stage, dvc_yaml="dvc.yaml"):
+    """The dotted params keys `stage` lists under `params:` in dvc.yaml: the params it reads."""
+    return yaml.safe_load(Path(dvc_yaml).read_text())["stages"][stage]["params"]
+
+
 def check_unchanged(params, stage, path="params.yaml", dvc_yaml="dvc.yaml"):
     """Fail when a param `stage` reads (its `params:` in dvc.yaml) is no longer in params.yaml what the stage
     started with: DVC records params.yaml as it is when a stage ends, and would record params it never used."""
     now = yaml.load(Path(path).read_text(), Loader=Loader)
-    for key in yaml.safe_load(Path(dvc_yaml).read_text())["stages"][stage]["params"]:
+    for key in stage_param_keys(stage, dvc_yaml):
         changed = _first_difference(params, now, key.split("."))
         if changed:
             raise PetsError(f"params.yaml changed while the {stage} stage ran ({changed[0]} was {changed[1]!r}, is now "

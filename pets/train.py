@@ -18,6 +18,9 @@ from pets.models import freeze_batchnorm_stats, layer_groups, set_body_frozen
 from pets.progress import progress
 
 
+TIMINGS = ("images_per_s", "seconds")  # the columns of fit's history that measure speed: they vary run to run
+
+
 @dataclass
 class Recipe:
     arch: str
@@ -52,6 +55,12 @@ def device_default():
 def seed_everything(seed):
     """Every random draw of training (head initialisation, dropout) comes from torch's seeded generator."""
     torch.manual_seed(seed)
+
+
+def epoch_seed(seed, epoch, rank=0):
+    """The seed of one epoch's draws (shuffle, augmentation, dropout) in one process: a function of the run's
+    seed, the epoch and the rank alone, so that a run resumed after any epoch draws what an uninterrupted one does."""
+    return int(np.random.SeedSequence([seed, epoch, rank]).generate_state(1)[0])
 
 
 def autocast(device):
@@ -156,28 +165,39 @@ def train_epoch(model, loader, optimizer, schedule, recipe, mean, std, device, g
     return loss_sum / seen
 
 
-def fit(model, train_split, valid_split, recipe, mean, std, device, log=print):
-    """Train `model` in place; return one row per epoch (phase, losses, error rate, lr, seconds)."""
+def fit(model, train_split, valid_split, recipe, mean, std, device, log=print, resumed=None, after_epoch=None):
+    """Train `model` in place; return one row per epoch (phase, losses, error rate, lr, images/s, seconds).
+
+    resumed: the state a Resume loaded (the model already holds its weights); training goes on after its epoch.
+    after_epoch(history, optimizer, schedule) is called in the main process after every epoch.
+    """
     if recipe.batch_size > len(train_split):
         raise PetsError(f"train.batch_size ({recipe.batch_size}) is larger than the training set "
                         f"({len(train_split)} images); lower it")
-    seed_everything(recipe.seed)
     model.to(device)
     if device.type == "cuda":
         model.to(memory_format=torch.channels_last)
     rank, processes = distributed.world()
-    generator = torch.Generator(device=device).manual_seed(recipe.seed + rank)
-    loader = batches(train_split, recipe.batch_size, shuffle=True, seed=recipe.seed, pin_memory=device.type == "cuda")
-    history, epoch = [], 0
+    generator = torch.Generator(device=device)
+    steps_per_epoch = len(batches(train_split, recipe.batch_size, shuffle=True))
+    history = list(resumed["history"]) if resumed else []
+    last = 0  # the last epoch of the phases so far
     for phase, frozen, epochs, peak_lrs in phases(recipe):
-        if epochs == 0:
+        first, last = last + 1, last + epochs
+        if len(history) >= last:  # no epochs, or all done before the run was interrupted
             continue
         set_body_frozen(model, recipe.arch, frozen)
         net = DistributedDataParallel(model) if processes > 1 else model  # anew per phase: it syncs what trains
         optimizer = make_optimizer(model, recipe.arch, peak_lrs, recipe.body_groups, recipe.weight_decay)
-        schedule = one_cycle(optimizer, epochs * len(loader))
-        for _ in range(epochs):
-            epoch += 1
+        schedule = one_cycle(optimizer, epochs * steps_per_epoch)
+        if len(history) >= first:  # interrupted in this phase
+            optimizer.load_state_dict(resumed["optimizer"])
+            schedule.load_state_dict(resumed["schedule"])
+        for epoch in range(len(history) + 1, last + 1):
+            seed_everything(epoch_seed(recipe.seed, epoch, rank))
+            generator.manual_seed(epoch_seed(recipe.seed, epoch, rank))
+            loader = batches(train_split, recipe.batch_size, shuffle=True, seed=epoch_seed(recipe.seed, epoch),
+                             pin_memory=device.type == "cuda")
             started = time.perf_counter()
             try:
                 train_loss = train_epoch(net, loader, optimizer, schedule, recipe, mean, std, device, generator,
@@ -188,14 +208,18 @@ def fit(model, train_split, valid_split, recipe, mean, std, device, log=print):
             if not math.isfinite(train_loss):
                 raise PetsError(f"the training loss became {train_loss} in epoch {epoch} ({phase} phase); "
                                 f"try a lower learning rate (train.lr or train.lr_unfrozen)")
+            train_seconds = time.perf_counter() - started
             valid_loss, error_rate = validate(model, valid_split, recipe.size, mean, std, device,
                                               recipe.batch_size * 2)
-            row = {"epoch": epoch, "phase": phase, "train_loss": round(train_loss, 6),
-                   "valid_loss": round(valid_loss, 6), "error_rate": round(error_rate, 6),
-                   "lr": optimizer.param_groups[-1]["lr"], "seconds": round(time.perf_counter() - started, 2)}
-            history.append(row)
+            history.append({"epoch": epoch, "phase": phase, "train_loss": round(train_loss, 6),
+                            "valid_loss": round(valid_loss, 6), "error_rate": round(error_rate, 6),
+                            "lr": optimizer.param_groups[-1]["lr"],
+                            "images_per_s": round(len(loader) * recipe.batch_size * processes / train_seconds, 1),
+                            "seconds": round(time.perf_counter() - started, 2)})
             if distributed.is_main():
+                if after_epoch:
+                    after_epoch(history, optimizer, schedule)
                 log(f"epoch {epoch} ({phase}): train_loss {train_loss:.4f} valid_loss {valid_loss:.4f} "
-                    f"error_rate {error_rate:.4f} in {row['seconds']:.1f}s")
+                    f"error_rate {error_rate:.4f} in {history[-1]['seconds']:.1f}s")
     set_body_frozen(model, recipe.arch, False)
     return history

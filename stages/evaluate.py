@@ -1,4 +1,4 @@
-"""Stage evaluate: score models/model.pt on the validation (and test) split; writes metrics/."""
+"""Stage evaluate: score models/model.pt on the training, validation (and test) split; writes metrics/."""
 
 import json
 
@@ -21,7 +21,8 @@ def main():
     size, mean, std = checkpoint["size"], checkpoint["mean"], checkpoint["std"]
     device = device_default()
     metrics = {}
-    for name in [s for s in ("valid", "test") if s in read_manifest("data/cache")["splits"]]:
+    # the training images too, seen as the validation ones are (no augmentation): over-fitting shows beside valid
+    for name in [s for s in ("train", "valid", "test") if s in read_manifest("data/cache")["splits"]]:
         split = CachedSplit("data/cache", name)
         labels = split.labels.tolist()
         probs = predict_probs(model, split, size, mean, std, device)

@@ -1,16 +1,20 @@
-"""Stage train: fine-tune `arch` on the pixel cache; writes models/model.pt, metrics/train_log.tsv and curves.png.
+"""Stage train: fine-tune `arch` on the pixel cache; writes models/model.pt, the per-epoch log metrics/training/
+(dvclive) and the pictures. After every epoch models/resume.pt lets an interrupted run go on from there.
 
 With train.devices > 1 the stage runs itself again under torchrun, one process per device.
 """
 
+import contextlib
+
 from pets import distributed
-from pets.atomic import write_text
+from pets.archs import resolve
+from pets.epoch_log import log_epoch, open_epoch_log
 from pets.errors import report_errors
 from pets.loader import CachedSplit
-from pets.archs import resolve
 from pets.models import build_model, save_checkpoint
 from pets.params import check_unchanged, load_params
 from pets.pictures import show_batch, training_curves
+from pets.resume import Resume, fingerprint
 from pets.train import Recipe, device_default, fit, seed_everything
 
 
@@ -23,25 +27,33 @@ def main():
     if processes > 1 and not distributed.under_torchrun():
         distributed.relaunch_under_torchrun(processes, "stages.train")
     device = distributed.start() if distributed.under_torchrun() else device_default()
+    main_process = distributed.is_main()
+    log = print if main_process else (lambda line: None)
     train_split, valid_split = CachedSplit("data/cache", "train"), CachedSplit("data/cache", "valid")
     manifest, classes = train_split.manifest, train_split.manifest["classes"]
     recipe = Recipe.from_params(params)
-    if distributed.is_main():
+    if main_process:
         show_batch(train_split, params["size"], recipe.augment, classes, "metrics/show_batch.png", seed=p["seed"])
         show_batch(valid_split, params["size"], None, classes, "metrics/show_valid.png", seed=p["seed"])
-        print(f"train: {params['arch']} ({params['weights']} weights) on {processes} x {device.type}, "
-              f"{len(train_split)} images")
+    log(f"train: {params['arch']} ({params['weights']} weights) on {processes} x {device.type}, "
+        f"{len(train_split)} images")
     seed_everything(p["seed"])  # the head's initial weights come from this seed, the same in every process
     model, mean, std = build_model(params["arch"], classes, params["weights"], manifest["mean"], manifest["std"])
-    history = fit(model, train_split, valid_split, recipe, mean, std, device)
-    if distributed.is_main():
+    resume = Resume(fingerprint(params, "data/cache"), params["arch"], classes)
+    resumed = resume.load(model, log)
+    epoch_log = open_epoch_log(resumed["history"] if resumed else ()) if main_process else contextlib.nullcontext()
+    with epoch_log as live:
+        def after_epoch(history, optimizer, schedule):
+            resume.save(model, optimizer, schedule, history)  # first: the log is rebuilt from it on resume
+            log_epoch(live, history[-1])
+
+        history = fit(model, train_split, valid_split, recipe, mean, std, device, log, resumed, after_epoch)
+    if main_process:
         check_unchanged(params, "train")
         save_checkpoint("models/model.pt", model, arch=params["arch"], classes=classes, size=params["size"],
                         mean=mean, std=std, resolution=manifest["resolution"], resize=manifest["resize"])
-        columns = list(history[0]) if history else ["epoch"]
-        write_text("metrics/train_log.tsv", "\n".join(
-            ["\t".join(columns)] + ["\t".join(str(row[c]) for c in columns) for row in history]) + "\n")
         training_curves(history, "metrics/curves.png")
+        resume.finish()
     distributed.stop()
 
 

@@ -7,7 +7,7 @@ from tests.project import Project, stages_run
 SHORT = dict(data="digits", arch="resnet18", weights="none", size=16, cache__resolution=16, train__epochs=3,
              train__epochs_unfrozen=0, train__augment__flip=False, train__batch_size=64)
 OUTPUTS = ["confusion.json", "confusion.png", "curves.png", "index.json", "metrics.json", "most_confused.json", "per_class.tsv",
-           "show_batch.png", "show_valid.png", "top_losses.png", "train_log.tsv"]
+           "show_batch.png", "show_valid.png", "top_losses.png", "training"]
 
 
 def test_two_processes_write_the_same_outputs_and_learn_as_well(tmp_path):
@@ -22,7 +22,7 @@ def test_two_processes_write_the_same_outputs_and_learn_as_well(tmp_path):
     assert stages_run(output) == ["train", "evaluate"]
     assert "on 2 x cpu" in output
     assert sorted(p.name for p in (project.path / "metrics").iterdir()) == OUTPUTS
-    log = (project.path / "metrics/train_log.tsv").read_text().splitlines()
+    log = (project.path / "metrics/training/plots/metrics/error_rate.tsv").read_text().splitlines()
     assert len(log) == 1 + 3  # one row per epoch, written once (by process 0)
     double = project.json("metrics/metrics.json")["valid"]["error_rate"]
     assert double == pytest.approx(single, abs=0.05), (single, double)

@@ -3,7 +3,9 @@ completes, and its outputs equal those of a run that was never interrupted."""
 
 import hashlib
 import io
+import json
 import os
+import re
 import signal
 import subprocess
 import tarfile
@@ -17,8 +19,9 @@ from tests.httpserver import FileServer
 from tests.pets_archive import pets_shaped_archives
 from tests.project import Project
 
-DIGITS = dict(data="digits", arch="resnet18", weights="none", size=16, cache__resolution=192, train__epochs=2,
-              train__epochs_unfrozen=0, train__augment__flip=False)
+DIGITS = dict(data="digits", arch="resnet18", weights="none", size=16, cache__resolution=192, train__epochs=3,
+              train__epochs_unfrozen=1, train__augment__flip=False)
+CURVES = ("train_loss", "valid_loss", "error_rate", "lr")  # dvclive's files, less the timings
 
 
 @pytest.fixture(autouse=True)
@@ -69,6 +72,7 @@ def outputs(project):
         "cache": {name: digest(project.path / "data/cache" / name) for name in ("train.npy", "valid.npy", "manifest.json")},
         "metrics": (project.path / "metrics/metrics.json").read_text(),
         "model": {k: hashlib.sha256(v.numpy().tobytes()).hexdigest() for k, v in state.items()},
+        "curves": {name: (project.path / f"metrics/training/plots/metrics/{name}.tsv").read_text() for name in CURVES},
     }
 
 
@@ -94,6 +98,28 @@ def test_interrupted_digits_run_completes_with_the_same_outputs(tmp_path, refere
     assert outputs(project) == reference
     assert "up to date" in project.run("dvc", "status")
     assert not list((project.path / "data").glob(".*.tmp")) and not list((project.path / "models").glob(".*.tmp"))
+
+
+def test_training_killed_after_an_epoch_resumes_there_and_ends_byte_identical(tmp_path, reference):
+    project = Project(tmp_path / "project", tmp_path / "torch_home")
+    project.set_params(**DIGITS)
+    interrupt(project, printed("\nepoch 2 (all)"), signal.SIGKILL, 0.0)
+    # what `dvc exp show` and `dvc plots` see of a run that is training: the epochs it has finished
+    latest = project.json("metrics/training/metrics.json")
+    assert latest["step"] >= 2 and latest["error_rate"] < 0.5, latest
+    shown = json.loads(project.run("dvc", "exp", "show", "--json"))
+    assert shown[0]["rev"] == "workspace"
+    assert shown[0]["data"]["metrics"]["metrics/training/metrics.json"]["data"] == latest
+    assert (project.path / "models/resume.pt").exists()
+
+    output = project.run("dvc", "repro")
+    done = int(re.search(r"resuming after epoch (\d) from models/resume.pt", output).group(1))
+    assert done == latest["step"]
+    trained = re.findall(r"^epoch (\d) \(", output, re.MULTILINE)
+    assert trained == [str(epoch) for epoch in range(done + 1, 5)]  # only the epochs left
+    assert outputs(project) == reference
+    assert not (project.path / "models/resume.pt").exists()
+    assert "up to date" in project.run("dvc", "status")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])

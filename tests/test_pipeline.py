@@ -5,8 +5,10 @@ import re
 import subprocess
 
 import pytest
+import yaml
 from PIL import Image
 
+from pets.epoch_log import CURVES
 from tests.project import Project, quick_start_args, stages_run
 
 
@@ -29,9 +31,24 @@ def test_quick_start_learns_digits(project):
     for picture in ("confusion.png", "top_losses.png"):
         with Image.open(project.path / "metrics" / picture) as image:
             assert image.format == "PNG" and min(image.size) > 200
-    log = (project.path / "metrics/train_log.tsv").read_text().splitlines()
-    assert log[0].split("\t")[:5] == ["epoch", "phase", "train_loss", "valid_loss", "error_rate"] and len(log) == 9
+    curves = project.path / "metrics/training/plots/metrics"
+    assert sorted(p.name for p in curves.iterdir()) == sorted(f"{name}.tsv" for name in CURVES)
+    for name in CURVES:  # dvclive's files: a header, then one row per epoch, numbered from 1
+        rows = (curves / f"{name}.tsv").read_text().splitlines()
+        assert rows[0] == f"step\t{name}" and [row.split("\t")[0] for row in rows[1:]] == [str(e) for e in range(1, 9)]
+    latest = project.json("metrics/training/metrics.json")
+    assert latest["step"] == 8 and set(latest) == {"step", *CURVES}
+    assert metrics["train"]["count"] == 1438 and metrics["train"]["error_rate"] <= metrics["valid"]["error_rate"] + 0.01
     project.commit("digits with resnet18")
+
+
+def test_the_model_is_a_dvc_artifact(project, tmp_path):
+    listed = yaml.safe_load((project.path / "dvc.yaml").read_text())["artifacts"]["pets-classifier"]
+    assert listed["path"] == "models/model.pt" and listed["type"] == "model" and listed["desc"] and listed["labels"]
+    # a version in the model registry is a git tag (GTO's format), as the README shows
+    project.run("git", "tag", "-a", "pets-classifier@v0.1.0", "-m", "digits, resnet18")
+    project.run("dvc", "artifacts", "get", ".", "pets-classifier", "--rev", "v0.1.0", "-o", str(tmp_path / "model.pt"))
+    assert (tmp_path / "model.pt").read_bytes() == (project.path / "models/model.pt").read_bytes()
 
 
 def test_pictures_and_plots_are_there_with_data(project):
@@ -57,7 +74,7 @@ def test_plots_show_writes_a_page_that_draws_offline(project):
         assert f"/* {library}, BSD-3-Clause" in page
     specs = [json.loads(spec) for spec in re.findall(r"var spec = (\{.*?\});\n", page, re.DOTALL)]
     titles = {spec["title"]["text"] if isinstance(spec["title"], dict) else spec["title"]: spec for spec in specs}
-    epochs = len((project.path / "metrics/train_log.tsv").read_text().splitlines()) - 1
+    epochs = project.json("metrics/training/metrics.json")["step"]
     assert len(titles["Loss per epoch"]["data"]["values"]) == 2 * epochs  # train and valid loss
     assert len(titles["Validation error rate per epoch"]["data"]["values"]) == epochs
     assert len(titles["Confusion matrix (validation)"]["data"]["values"]) == 359

@@ -2,18 +2,21 @@
 
 import json
 
+from pets.epoch_log import CURVES
+from pets.train import TIMINGS
 from tests.project import Project, stages_run
 
 SHORT = dict(data="digits", arch="resnet18", weights="none", size=16, cache__resolution=16, train__epochs=1,
              train__epochs_unfrozen=0, train__augment__flip=False)
-METRICS = ("metrics.json", "confusion.json", "most_confused.json", "per_class.tsv", "train_log.tsv")
+METRICS = ("metrics.json", "confusion.json", "most_confused.json", "per_class.tsv") + tuple(
+    f"training/plots/metrics/{name}.tsv" for name in CURVES if name not in TIMINGS)
 
 
 def snapshot(project):
-    """The metrics files' bytes; the training log without its wall-clock seconds."""
+    """The metrics files' bytes (the per-epoch curves less the timings), and the latest epoch less its timings."""
     files = {name: (project.path / "metrics" / name).read_text() for name in METRICS}
-    files["train_log.tsv"] = "\n".join(line.rsplit("\t", 1)[0] for line in files["train_log.tsv"].splitlines())
-    return files
+    latest = project.json("metrics/training/metrics.json")
+    return {**files, "latest": {k: v for k, v in latest.items() if k not in TIMINGS}}
 
 
 def test_repro_twice_and_exp_run_give_the_same_metrics(tmp_path):

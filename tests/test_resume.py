@@ -1,0 +1,110 @@
+"""A run resumed from the checkpoint of any epoch ends where an uninterrupted one does; a checkpoint that does not
+belong to the run is ignored with one line, and never loaded half."""
+
+import shutil
+
+import pytest
+import torch
+
+from pets.resume import Resume, fingerprint
+from pets.train import TIMINGS, fit
+from tests.test_train import model_and_stats, recipe, splits
+
+CPU = torch.device("cpu")
+# pretrained=True: a frozen phase of 2 epochs, then an unfrozen one of 2, each with its own optimizer and schedule
+RECIPE = dict(epochs=2, epochs_unfrozen=2, batch_size=8, seed=3)
+
+
+def without_timings(history):
+    return [{k: v for k, v in row.items() if k not in TIMINGS} for row in history]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(colour_cache, tmp_path_factory):
+    """(final weights, history, {epoch: checkpoint path}) of a run that saved a resume checkpoint after every epoch."""
+    folder = tmp_path_factory.mktemp("resume")
+    model, mean, std = model_and_stats(colour_cache)
+    resume = Resume("fingerprint", "resnet18", ["blue", "red"], folder / "resume.pt")
+    saved = {}
+
+    def after_epoch(history, optimizer, schedule):
+        resume.save(model, optimizer, schedule, history)
+        saved[len(history)] = shutil.copy(resume.path, folder / f"epoch{len(history)}.pt")
+
+    history = fit(model, *splits(colour_cache), recipe(**RECIPE), mean, std, CPU, lambda line: None,
+                  after_epoch=after_epoch)
+    return model.state_dict(), history, saved
+
+
+@pytest.mark.parametrize("epoch", [1, 2, 3], ids=["in the frozen phase", "between the phases", "in the unfrozen phase"])
+def test_a_run_resumed_after_any_epoch_ends_bit_identical(colour_cache, uninterrupted, epoch):
+    weights, history, saved = uninterrupted
+    model, mean, std = model_and_stats(colour_cache)  # a fresh model: the checkpoint brings the trained weights
+    lines = []
+    resumed = Resume("fingerprint", "resnet18", ["blue", "red"], saved[epoch]).load(model, lines.append)
+    assert lines == [f"train: resuming after epoch {epoch} from {saved[epoch]}"]
+    trained = []
+    resumed_history = fit(model, *splits(colour_cache), recipe(**RECIPE), mean, std, CPU, trained.append, resumed)
+    assert [line.split(":")[0] for line in trained] == [f"epoch {e} ({'frozen' if e <= 2 else 'unfrozen'})"
+                                                        for e in range(epoch + 1, 5)]  # only the remaining epochs
+    assert without_timings(resumed_history) == without_timings(history)
+    assert all(torch.equal(weights[name], tensor) for name, tensor in model.state_dict().items())
+
+
+def test_the_fingerprint_follows_the_params_and_the_cache(colour_cache, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dvc.yaml").write_text("stages:\n  train:\n    params: [arch, weights, size, train]\n")
+    cache = tmp_path / "cache"
+    shutil.copytree(colour_cache, cache, ignore=shutil.ignore_patterns("images"))
+    params = {"arch": "resnet18", "weights": "none", "size": 16, "train": {"lr": 0.01}, "evaluate": {"tta": False}}
+    first = fingerprint(params, cache)
+    assert fingerprint({**params, "evaluate": {"tta": True}}, cache) == first  # not a param of the train stage
+    assert fingerprint({**params, "train": {"lr": 0.02}}, cache) != first
+    with open(cache / "train.npy", "r+b") as pixels:  # one byte of one image
+        pixels.seek(-1, 2)
+        last = pixels.read(1)
+        pixels.seek(-1, 2)
+        pixels.write(bytes([last[0] ^ 1]))
+    assert fingerprint(params, cache) != first
+
+
+def damaged(path):
+    path.write_bytes(path.read_bytes()[:1000])
+
+
+def a_state_dict(path):
+    torch.save(torch.load(path, weights_only=True)["model"], path)
+
+
+@pytest.mark.parametrize("damage, run, reason", [
+    (damaged, {}, "cannot be read (RuntimeError)"),
+    (a_state_dict, {}, "is not a resume checkpoint"),
+    (None, {"arch": "resnet34"}, "is for arch resnet18, not resnet34"),
+    (None, {"classes": ["blue", "green", "red"]}, "is for other classes (2, not these 3)"),
+    (None, {"fingerprint": "other params"}, "is from other params, data or code"),
+], ids=["cut short", "a state dict", "other arch", "other classes", "other params or data"])
+def test_a_checkpoint_of_something_else_is_ignored_with_one_line(colour_cache, uninterrupted, tmp_path, damage, run,
+                                                                 reason):
+    path = shutil.copy(uninterrupted[2][1], tmp_path / "resume.pt")
+    if damage:
+        damage(path)
+    model, _, _ = model_and_stats(colour_cache)
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    lines = []
+    settings = {"fingerprint": "fingerprint", "arch": "resnet18", "classes": ["blue", "red"], **run}
+    assert Resume(**settings, path=path).load(model, lines.append) is None
+    assert lines == [f"train: {path} {reason}; ignored, training from epoch 1"]
+    assert all(torch.equal(before[name], tensor) for name, tensor in model.state_dict().items())
+
+
+def test_a_checkpoint_that_does_not_fit_the_model_is_not_loaded_half(colour_cache, uninterrupted, tmp_path):
+    path = tmp_path / "resume.pt"
+    state = torch.load(uninterrupted[2][1], weights_only=True)
+    state["model"]["fc.weight"] = torch.zeros(2, 16)  # the last tensor is wrong, every other one would load
+    torch.save(state, path)
+    model, _, _ = model_and_stats(colour_cache)
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    lines = []
+    assert Resume("fingerprint", "resnet18", ["blue", "red"], path).load(model, lines.append) is None
+    assert lines == [f"train: {path} does not fit the model; ignored, training from epoch 1"]
+    assert all(torch.equal(before[name], tensor) for name, tensor in model.state_dict().items())
