@@ -23,7 +23,7 @@ from bench.photos import make_photos
 from pets.augment import IMAGENET_MEAN, IMAGENET_STD, Augment
 from pets.cache import build_cache
 from pets.loader import CachedSplit, batches
-from pets.train import Recipe, device_default, training_step
+from pets.train import Recipe, device_default, fastest_kernels, training_step
 
 
 def measure(step, loader, steps, seconds, device):
@@ -84,11 +84,9 @@ def main():
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--compile", action="store_true", help="torch.compile the pipeline's model")
     args = parser.parse_args()
-    device = device_default()
+    device = fastest_kernels(device_default())
     size = args.size or (224 if device.type == "cuda" else 128)
     batch_size = args.batch_size or (256 if device.type == "cuda" else 32)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         paths = make_photos(tmp / "images", args.images)

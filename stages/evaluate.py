@@ -10,7 +10,7 @@ from pets.interpret import write_interpretation
 from pets.loader import CachedSplit
 from pets.models import model_from_checkpoint
 from pets.params import load_params
-from pets.train import device_default
+from pets.train import device_default, fastest_kernels
 
 
 @report_errors
@@ -19,7 +19,7 @@ def main():
     p = params["evaluate"]
     model, checkpoint = model_from_checkpoint("models/model.pt")
     size, mean, std = checkpoint["size"], checkpoint["mean"], checkpoint["std"]
-    device = device_default()
+    device = fastest_kernels(device_default())
     metrics = {}
     # the training images too, seen as the validation ones are (no augmentation): over-fitting shows beside valid
     for name in [s for s in ("train", "valid", "test") if s in read_manifest("data/cache")["splits"]]:

@@ -15,7 +15,7 @@ from pets.models import build_model, save_checkpoint
 from pets.params import check_unchanged, load_params
 from pets.pictures import show_batch, training_curves
 from pets.resume import Resume, fingerprint
-from pets.train import Recipe, device_default, fit, seed_everything
+from pets.train import Recipe, device_default, fastest_kernels, fit, seed_everything
 
 
 @report_errors
@@ -26,7 +26,7 @@ def main():
     processes = distributed.device_count(p["devices"])
     if processes > 1 and not distributed.under_torchrun():
         distributed.relaunch_under_torchrun(processes, "stages.train")
-    device = distributed.start() if distributed.under_torchrun() else device_default()
+    device = fastest_kernels(distributed.start() if distributed.under_torchrun() else device_default())
     main_process = distributed.is_main()
     log = print if main_process else (lambda line: None)
     train_split, valid_split = CachedSplit("data/cache", "train"), CachedSplit("data/cache", "valid")

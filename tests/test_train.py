@@ -6,7 +6,7 @@ from pets.augment import Augment
 from pets.errors import PetsError
 from pets.loader import CachedSplit
 from pets.models import build_model, layer_groups
-from pets.train import TIMINGS, Recipe, fit, make_optimizer, one_cycle, phases
+from pets.train import TIMINGS, Recipe, fastest_kernels, fit, make_optimizer, one_cycle, phases
 
 CPU = torch.device("cpu")
 NO_AUGMENT = Augment(min_scale=1.0, flip=False, max_rotate=0.0, max_zoom=1.0, max_lighting=0.0)
@@ -133,3 +133,11 @@ def test_unfrozen_batchnorm_keeps_the_pretrained_statistics_unless_told_to_follo
     assert kept == (batchnorm_stats == "pretrained")
     assert not torch.equal(before["layer1.0.conv1.weight"], after["layer1.0.conv1.weight"])  # the body trains
     assert not torch.equal(before["layer1.0.bn1.weight"], after["layer1.0.bn1.weight"])  # BatchNorm's scale too
+
+
+def test_cudnn_picks_its_fastest_kernels_on_cuda_only(monkeypatch):
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+    assert fastest_kernels(torch.device("cuda", 0)) == torch.device("cuda", 0)
+    assert torch.backends.cudnn.benchmark
+    fastest_kernels(CPU)
+    assert not torch.backends.cudnn.benchmark
