@@ -15,6 +15,7 @@ from pets.errors import PetsError
 from pets.images import load_image
 from pets.index import SPLITS
 from pets.progress import progress
+from pets.sharing import thread_budget
 
 CHUNK = 32  # images per task: large enough to amortise the pool's overhead, small enough for a smooth bar
 MANIFEST = "manifest.json"
@@ -83,7 +84,7 @@ def _drop_rows(array_path, kept):
 
 def build_cache(rows, classes, root, out, resolution, resize, max_bad_frac, workers=0):
     """Write `out/<split>.npy` for each split in `rows` and `out/manifest.json`; return the manifest."""
-    workers = workers or os.cpu_count()
+    workers = workers or thread_budget()
     needed, free = len(rows) * resolution * resolution * 3, shutil.disk_usage(out).free
     if needed > free:
         raise PetsError(f"the cache needs {needed:,} bytes but only {free:,} are free in {out}; "

@@ -58,7 +58,6 @@ def start():
         device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
         torch.cuda.set_device(device)
         return device
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // dist.get_world_size()))
     return torch.device("cpu")
 
 

@@ -54,7 +54,7 @@ def lr_range(key, value):
         raise PetsError(f"params.yaml: {key} is {value}; the lowest rate comes first")
 
 
-def devices(key, value):
+def count_or_auto(key, value):
     if value != "auto" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise PetsError(f"params.yaml: {key} is {value!r}; allowed: a positive integer or auto")
 
@@ -71,6 +71,7 @@ SCHEMA = {
     "arch": text,
     "weights": text,
     "size": number(0, low_open=True, integer=True),
+    "threads": count_or_auto,
     "datasets": mapping,
     "index": {
         "images": text,
@@ -98,7 +99,7 @@ SCHEMA = {
         "body_groups": number(1, integer=True),
         "weight_decay": number(0),
         "batchnorm_stats": one_of("pretrained", "batch"),
-        "devices": devices,
+        "devices": count_or_auto,
         "augment": {
             "min_scale": number(0, 1, low_open=True),
             "flip": flag,

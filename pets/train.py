@@ -5,6 +5,7 @@ import math
 import time
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -16,6 +17,7 @@ from pets.errors import PetsError
 from pets.loader import batches
 from pets.models import freeze_batchnorm_stats, layer_groups, set_body_frozen
 from pets.progress import progress
+from pets.sharing import queue_slot
 
 
 TIMINGS = ("images_per_s", "seconds")  # the columns of fit's history that measure speed: they vary run to run
@@ -49,7 +51,16 @@ class Recipe:
 
 
 def device_default():
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """The CPU, or the GPU of this run's DVC queue slot (GPU 0 when run alone)."""
+    if not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda", queue_slot()[0] % torch.cuda.device_count())
+
+
+def use_threads(threads):
+    """Run torch's and OpenCV's CPU work on `threads` threads."""
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
 
 
 def fastest_kernels(device):

@@ -10,7 +10,8 @@ from pets.interpret import write_interpretation
 from pets.loader import CachedSplit
 from pets.models import model_from_checkpoint
 from pets.params import load_params
-from pets.train import device_default, fastest_kernels
+from pets.sharing import thread_budget
+from pets.train import device_default, fastest_kernels, use_threads
 
 
 @report_errors
@@ -20,6 +21,7 @@ def main():
     model, checkpoint = model_from_checkpoint("models/model.pt")
     size, mean, std = checkpoint["size"], checkpoint["mean"], checkpoint["std"]
     device = fastest_kernels(device_default())
+    use_threads(thread_budget(params["threads"]))
     metrics = {}
     # the training images too, seen as the validation ones are (no augmentation): over-fitting shows beside valid
     for name in [s for s in ("train", "valid", "test") if s in read_manifest("data/cache")["splits"]]:

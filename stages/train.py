@@ -15,7 +15,8 @@ from pets.models import build_model, save_checkpoint
 from pets.params import check_unchanged, load_params
 from pets.pictures import show_batch, training_curves
 from pets.resume import Resume, fingerprint
-from pets.train import Recipe, device_default, fastest_kernels, fit, seed_everything
+from pets.sharing import thread_budget
+from pets.train import Recipe, device_default, fastest_kernels, fit, seed_everything, use_threads
 
 
 @report_errors
@@ -27,6 +28,8 @@ def main():
     if processes > 1 and not distributed.under_torchrun():
         distributed.relaunch_under_torchrun(processes, "stages.train")
     device = fastest_kernels(distributed.start() if distributed.under_torchrun() else device_default())
+    threads = max(1, thread_budget(params["threads"]) // processes)
+    use_threads(threads)
     main_process = distributed.is_main()
     log = print if main_process else (lambda line: None)
     train_split, valid_split = CachedSplit("data/cache", "train"), CachedSplit("data/cache", "valid")
@@ -35,8 +38,8 @@ def main():
     if main_process:
         show_batch(train_split, params["size"], recipe.augment, classes, "metrics/show_batch.png", seed=p["seed"])
         show_batch(valid_split, params["size"], None, classes, "metrics/show_valid.png", seed=p["seed"])
-    log(f"train: {params['arch']} ({params['weights']} weights) on {processes} x {device.type}, "
-        f"{len(train_split)} images")
+    log(f"train: {params['arch']} ({params['weights']} weights) on {processes} x {device.type} "
+        f"({threads} CPU threads each), {len(train_split)} images")
     seed_everything(p["seed"])  # the head's initial weights come from this seed, the same in every process
     model, mean, std = build_model(params["arch"], classes, params["weights"], manifest["mean"], manifest["std"])
     resume = Resume(fingerprint(params, "data/cache"), params["arch"], classes)
