@@ -26,8 +26,8 @@ def dvc(path, *args):
 
 def queue_tasks(path):
     """{task: status} of `dvc queue status`."""
-    rows = [line.split() for line in dvc(path, "queue", "status").splitlines()[1:]]
-    return {row[0]: row[-1] for row in rows if len(row) >= 4}
+    rows = re.findall(r"^([0-9a-f]{7,})\s.*\s(\w+)$", dvc(path, "queue", "status"), re.MULTILINE)
+    return dict(rows)
 
 
 def workers_running(path):
