@@ -33,9 +33,10 @@ def raw_pixels(root, rows):
     return np.stack([np.asarray(Image.open(root / row["path"]), dtype=np.float64).ravel() / 255 for row in rows])
 
 
-def cache(root, rows, classes, resolution=32):
-    out = Path(tempfile.mkdtemp(prefix="digits-cache-"))
-    build_cache(rows, classes, root, out, resolution, "squish", max_bad_frac=0)
+def cache(root, rows, classes, resolution=32, resize="squish"):
+    """The train and valid splits of the pixel cache the cache stage builds from `rows`."""
+    out = Path(tempfile.mkdtemp(prefix="cache-"))
+    build_cache(rows, classes, root, out, resolution, resize, max_bad_frac=0)
     return CachedSplit(out, "train"), CachedSplit(out, "valid")
 
 

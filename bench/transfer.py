@@ -31,9 +31,7 @@ from bench.digits import CPU, cache, digits_rows, raw_pixels, train_and_score
 from bench.recipes import quick_start_params, quick_start_recipe
 from pets.archs import resolve
 from pets.augment import valid_view
-from pets.cache import build_cache
 from pets.index import build_index
-from pets.loader import CachedSplit
 from pets.models import imagenet_model
 from pets.photos import write_photos
 from pets.train import Recipe, prepare_input
@@ -46,14 +44,18 @@ SLICE = {"datasets.photos.train_per_class": 5, "datasets.photos.valid_per_class"
          "cache.resolution": 128, "train.epochs": 4, "train.epochs_unfrozen": 1}
 
 
-def photo_splits(k, seed, resolution, valid_per_class=20):
-    """The built-in photos with k training crops per class, indexed and cached as the stages do it."""
+def photo_rows(k, seed, valid_per_class=20):
+    """(dataset folder, index rows, classes) of the built-in photos with k training crops per class, as the download
+    and index stages make them."""
     root = Path(tempfile.mkdtemp(prefix="photos-"))
     write_photos(root, train_per_class=k, valid_per_class=valid_per_class, seed=seed)
     rows, classes, _ = build_index(root, "images", "regex", r"^(.+)_\d+$", "labels.csv", "csv", 0.2, 0, False)
-    out = Path(tempfile.mkdtemp(prefix="photos-cache-"))
-    build_cache(rows, classes, root, out, resolution, "crop", max_bad_frac=0)
-    return CachedSplit(out, "train"), CachedSplit(out, "valid")
+    return root, rows, classes
+
+
+def photo_splits(k, seed, resolution, valid_per_class=20):
+    """The built-in photos with k training crops per class, indexed and cached as the stages do it."""
+    return cache(*photo_rows(k, seed, valid_per_class), resolution, resize="crop")
 
 
 @torch.no_grad()
@@ -91,13 +93,18 @@ def error_rates(train_split, valid_split, recipe, train_pixels, valid_pixels):
     return errors
 
 
-def digits_few_shot(root, rows, classes, k, seed):
-    """All ten digits: k training images per class, every other image for validation; and their raw pixels."""
+def digits_few_shot_rows(rows, classes, k, seed):
+    """The digits' index rows re-split: k training images per class, every other image for validation."""
     rng = np.random.default_rng(seed)
     chosen = set()
     for label in classes:
         chosen.update(rng.choice(sorted(r["path"] for r in rows if r["label"] == label), size=k, replace=False))
-    rows = [{**r, "split": "train" if r["path"] in chosen else "valid"} for r in rows]
+    return [{**r, "split": "train" if r["path"] in chosen else "valid"} for r in rows]
+
+
+def digits_few_shot(root, rows, classes, k, seed):
+    """All ten digits: k training images per class, every other image for validation; and their raw pixels."""
+    rows = digits_few_shot_rows(rows, classes, k, seed)
     train_split, valid_split = cache(root, rows, classes, resolution=DIGITS_SIZE)
     pixels = {split: raw_pixels(root, [r for r in rows if r["split"] == split]) for split in ("train", "valid")}
     return train_split, valid_split, pixels["train"], pixels["valid"]
