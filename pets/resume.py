@@ -59,7 +59,8 @@ class Resume:
             state = torch.load(self.path, map_location="cpu", weights_only=True)
         except Exception as error:  # noqa: BLE001 - a cut, damaged or foreign file: all mean "cannot be used"
             return self._ignore(f"cannot be read ({type(error).__name__})", log)
-        if not isinstance(state, dict) or not {"fingerprint", "arch", "classes", "epoch", "model"} <= set(state):
+        if not (isinstance(state, dict) and {"fingerprint", "arch", "classes", "epoch", "model"} <= set(state)
+                and isinstance(state["model"], dict)):
             return self._ignore("is not a resume checkpoint", log)
         if state["arch"] != self.arch:
             return self._ignore(f"is for arch {state['arch']}, not {self.arch}", log)

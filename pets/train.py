@@ -212,8 +212,9 @@ def fit(model, train_split, valid_split, recipe, mean, std, device, log=print, r
             optimizer.load_state_dict(resumed["optimizer"])
             schedule.load_state_dict(resumed["schedule"])
         for epoch in range(len(history) + 1, last + 1):
-            seed_everything(epoch_seed(recipe.seed, epoch, rank))
-            generator.manual_seed(epoch_seed(recipe.seed, epoch, rank))
+            seed = epoch_seed(recipe.seed, epoch, rank)
+            seed_everything(seed)
+            generator.manual_seed(seed)
             loader = batches(train_split, recipe.batch_size, shuffle=True, seed=epoch_seed(recipe.seed, epoch),
                              pin_memory=device.type == "cuda")
             started = time.perf_counter()

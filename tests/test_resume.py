@@ -76,13 +76,18 @@ def a_state_dict(path):
     torch.save(torch.load(path, weights_only=True)["model"], path)
 
 
+def weights_not_a_mapping(path):
+    torch.save({**torch.load(path, weights_only=True), "model": [1.0, 2.0]}, path)
+
+
 @pytest.mark.parametrize("damage, run, reason", [
     (damaged, {}, "cannot be read (RuntimeError)"),
     (a_state_dict, {}, "is not a resume checkpoint"),
+    (weights_not_a_mapping, {}, "is not a resume checkpoint"),
     (None, {"arch": "resnet34"}, "is for arch resnet18, not resnet34"),
     (None, {"classes": ["blue", "green", "red"]}, "is for other classes (2, not these 3)"),
     (None, {"fingerprint": "other params"}, "is from other params, data or code"),
-], ids=["cut short", "a state dict", "other arch", "other classes", "other params or data"])
+], ids=["cut short", "a state dict", "weights not a mapping", "other arch", "other classes", "other params or data"])
 def test_a_checkpoint_of_something_else_is_ignored_with_one_line(colour_cache, uninterrupted, tmp_path, damage, run,
                                                                  reason):
     path = shutil.copy(uninterrupted[2][1], tmp_path / "resume.pt")
