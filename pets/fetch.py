@@ -57,6 +57,14 @@ def download_path(url, downloads, sha256=None, size=None):
     return Path(downloads) / key / archive_name(url)
 
 
+def local_path(url):
+    """The file a file:// URL or a plain path names; None for an http(s) URL."""
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme in ("http", "https"):
+        return None
+    return Path(urllib.request.url2pathname(parsed.path)) if parsed.scheme == "file" else Path(url)
+
+
 def fetch(url, downloads, sha256=None, size=None, retries=3, timeout=30.0):
     """Return the path of a verified local copy of `url`.
 
@@ -64,9 +72,8 @@ def fetch(url, downloads, sha256=None, size=None, retries=3, timeout=30.0):
     with a Range request; a file that fails verification is deleted, never kept as good.
     file:// URLs and plain paths are verified where they are.
     """
-    scheme = urllib.parse.urlparse(url).scheme
-    if scheme not in ("http", "https"):
-        path = Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path)) if scheme == "file" else Path(url)
+    path = local_path(url)
+    if path is not None:
         if not path.is_file():
             raise PetsError(f"{url}: no such file")
         verify(path, sha256, size)

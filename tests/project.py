@@ -58,13 +58,20 @@ class Project:
             section[last] = value
         (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
+    def up_to_date(self, *targets):
+        """Whether `dvc status` finds nothing to do but run the sources stage, which runs every time."""
+        return json.loads(self.run("dvc", "status", "--json", *targets, stdout_only=True)) in (
+            {}, {"sources": ["always changed"]})
+
     def json(self, name):
         return json.loads((self.path / name).read_text())
 
 
 def stages_run(output):
-    """Names of the stages a dvc repro / exp run output says it ran."""
-    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")]
+    """Names of the stages a dvc repro / exp run output says it ran, less sources (it runs every time: it only
+    records the local files the recipe names)."""
+    return [name for name in (line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '"))
+            if name != "sources"]
 
 
 def quick_start_args(variable):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.httpserver import FileServer
-from tests.pets_archive import pets_shaped_archives
+from tests.pets_archive import pets_shaped_archives, tar_bytes
 from tests.project import Project, stages_run
 
 
@@ -72,11 +72,26 @@ def test_a_download_that_is_no_archive_is_deleted_so_the_next_run_fetches_it_aga
     assert len(server.requests) == 2 and (tmp_path / "raw/images").is_dir()
 
 
+@pytest.mark.parametrize("as_url", [str, lambda path: path.as_uri()], ids=["path", "file-url"])
+def test_a_local_archive_replaced_in_place_is_unpacked_again(project, tmp_path, as_url):
+    mirror = tmp_path / "mirror/cats.tar"
+    mirror.parent.mkdir()
+    mirror.write_bytes(tar_bytes({"images/cat_1.jpg": b"first"}, compress=False))
+    project.set_params(data="mirror", datasets__mirror={"sources": [{"archives": [{"url": as_url(mirror)}]}]})
+    assert stages_run(project.run("dvc", "repro", "download")) == ["download"]
+    output = project.run("dvc", "repro", "download")
+    assert "Running stage 'sources'" in output and stages_run(output) == []  # checked, and nothing to do
+    mirror.write_bytes(tar_bytes({"images/cat_1.jpg": b"second", "images/cat_2.jpg": b"new"}, compress=False))
+    assert stages_run(project.run("dvc", "repro", "download")) == ["download"]
+    assert (project.path / "data/raw/images/cat_1.jpg").read_bytes() == b"second"
+    assert (project.path / "data/raw/images/cat_2.jpg").read_bytes() == b"new"
+
+
 def test_the_download_depends_on_the_recipe_in_use_only(project):
     project.set_params(data="photos", datasets__photos__train_per_class=2, datasets__photos__valid_per_class=1)
     assert stages_run(project.run("dvc", "repro", "download")) == ["download"]
     project.set_params(datasets__pets__max_unpacked_gb=32)  # another dataset's recipe
-    assert "up to date" in project.run("dvc", "status", "download")
+    assert project.up_to_date("download")
     project.set_params(datasets__photos__train_per_class=3)  # the recipe in use
     assert "datasets.photos" in project.run("dvc", "status", "download")
     assert stages_run(project.run("dvc", "repro", "download")) == ["download"]

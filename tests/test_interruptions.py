@@ -96,7 +96,7 @@ def test_interrupted_digits_run_completes_with_the_same_outputs(tmp_path, refere
         assert "interrupted" in output
     project.run("dvc", "repro")
     assert outputs(project) == reference
-    assert "up to date" in project.run("dvc", "status")
+    assert project.up_to_date()
     assert not list((project.path / "data").glob(".*.tmp")) and not list((project.path / "models").glob(".*.tmp"))
 
 
@@ -119,7 +119,7 @@ def test_training_killed_after_an_epoch_resumes_there_and_ends_byte_identical(tm
     assert trained == [str(epoch) for epoch in range(done + 1, 5)]  # only the epochs left
     assert outputs(project) == reference
     assert not (project.path / "models/resume.pt").exists()
-    assert "up to date" in project.run("dvc", "status")
+    assert project.up_to_date()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
