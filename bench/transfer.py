@@ -39,6 +39,8 @@ from pets.train import Recipe, prepare_input
 WAYS = ("(a) ImageNet body, default recipe", "(a') same, batchnorm_stats: batch", "(b) from scratch",
         "(c) linear probe on ImageNet features", "(d) SVC on raw pixels")
 DIGITS_SIZE = 64  # the 8x8 digits are cached at 64 px for Lite0, whose body downsamples 32-fold
+# what `make photos`' recipe changes on the digits (a mirrored digit is another symbol)
+ON_DIGITS = {"size": DIGITS_SIZE, "cache.resolution": DIGITS_SIZE, "train.augment.flip": False}
 # tests/test_transfer.py's slice of `make photos`
 SLICE = {"datasets.photos.train_per_class": 5, "datasets.photos.valid_per_class": 5, "size": 96,
          "cache.resolution": 128, "train.epochs": 4, "train.epochs_unfrozen": 1}
@@ -162,10 +164,10 @@ def main():
             record(photos, f"photos k={k} seed={seed}", k, errors)
 
     root, rows, classes = digits_rows()
-    digits, on_digits = {}, {"size": DIGITS_SIZE, "cache.resolution": DIGITS_SIZE, "train.augment.flip": False}
+    digits = {}
     for seed in range(args.seeds):
         train_split, valid_split, train_pixels, valid_pixels = digits_few_shot(root, rows, classes, args.digits_k, seed)
-        errors = error_rates(train_split, valid_split, quick_start_recipe("PHOTOS", {**on_digits, "train.seed": seed}),
+        errors = error_rates(train_split, valid_split, quick_start_recipe("PHOTOS", {**ON_DIGITS, "train.seed": seed}),
                              train_pixels, valid_pixels)
         record(digits, f"digits k={args.digits_k} seed={seed}", args.digits_k, errors)
 

@@ -26,7 +26,7 @@ import torch
 
 from bench.digits import cache, digits_rows, train_and_score
 from bench.recipes import quick_start_params, quick_start_recipe
-from bench.transfer import DIGITS_SIZE, digits_few_shot_rows, photo_rows
+from bench.transfer import DIGITS_SIZE, ON_DIGITS, digits_few_shot_rows, photo_rows
 from pets import lite0
 from pets.archs import resolve
 
@@ -121,10 +121,9 @@ def main():
             compare(f"photos, k={k}", *photo_rows(k, seed), quick_start_recipe("PHOTOS", {"train.seed": seed}),
                     resolution, "crop", results)
     root, rows, classes = digits_rows()
-    on_digits = {"size": DIGITS_SIZE, "cache.resolution": DIGITS_SIZE, "train.augment.flip": False}
     for seed in range(args.seeds):
         compare(f"digits, k={args.digits_k}", root, digits_few_shot_rows(rows, classes, args.digits_k, seed), classes,
-                quick_start_recipe("PHOTOS", {**on_digits, "train.seed": seed}), DIGITS_SIZE, "squish", results)
+                quick_start_recipe("PHOTOS", {**ON_DIGITS, "train.seed": seed}), DIGITS_SIZE, "squish", results)
     report(results, args.seeds)
     print(f"\n{time.perf_counter() - started:.0f} s in all")
 
