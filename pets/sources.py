@@ -9,23 +9,27 @@ from pets.fetch import local_path
 
 def local_files(recipe):
     """[{url, size, mtime_ns}] of each archive of `recipe` that is a local file, in order ({url, missing: true}
-    for one that is not there). Anything malformed is skipped here: the download stage checks the recipe."""
-    archives = [archive for source in _list(recipe.get("sources") if isinstance(recipe, dict) else None)
-                if isinstance(source, dict) for archive in _list(source.get("archives"))
-                if isinstance(archive, dict) and isinstance(archive.get("url"), str)]
+    for one that is not there)."""
     records = []
-    for archive in archives:
-        path = local_path(archive["url"])
+    for url in archive_urls(recipe):
+        path = local_path(url)
         if path is None:
             continue
         try:
             status = path.stat()
         except OSError:
-            records.append({"url": archive["url"], "missing": True})
+            records.append({"url": url, "missing": True})
             continue
-        records.append({"url": archive["url"], "size": status.st_size, "mtime_ns": status.st_mtime_ns})
+        records.append({"url": url, "size": status.st_size, "mtime_ns": status.st_mtime_ns})
     return records
 
 
-def _list(value):
-    return value if isinstance(value, list) else []
+def archive_urls(recipe):
+    """The URL of every archive in the recipe's sources. Anything malformed is skipped: the download stage checks
+    the recipe and says what is wrong in one line."""
+    sources = recipe.get("sources") if isinstance(recipe, dict) else None
+    for source in sources if isinstance(sources, list) else []:
+        archives = source.get("archives") if isinstance(source, dict) else None
+        for archive in archives if isinstance(archives, list) else []:
+            if isinstance(archive, dict) and isinstance(archive.get("url"), str):
+                yield archive["url"]
