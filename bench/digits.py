@@ -41,12 +41,12 @@ def cache(root, rows, classes, resolution=32, resize="squish"):
 
 
 def train_and_score(train_split, valid_split, recipe=None, weights="none"):
-    """(model, validation metrics, history) of the pipeline's training on a cache, on the CPU; by default
-    with the recipe of `make digits`."""
+    """(validation probabilities, validation metrics, history) of the pipeline's training on a cache, on the CPU;
+    by default with the recipe of `make digits`."""
     recipe = recipe or quick_start_recipe("DIGITS")
     seed_everything(recipe.seed)
     manifest = train_split.manifest
     model, mean, std = build_model(recipe.arch, manifest["classes"], weights, manifest["mean"], manifest["std"])
     history = fit(model, train_split, valid_split, recipe, mean, std, CPU, log=lambda line: None)
     probs = predict_probs(model, valid_split, recipe.size, mean, std, CPU)
-    return model, summarize(probs, valid_split.labels.tolist()), history
+    return probs, summarize(probs, valid_split.labels.tolist()), history

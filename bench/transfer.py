@@ -12,6 +12,7 @@ digits (k per class for training, all the other digits for validation), with the
 (c) a linear probe: logistic regression on the frozen ImageNet body's pooled features;
 (d) an SVC (RBF) on raw pixels: the 8x8 digits, photos as 32x32 RGB thumbnails.
 Each seed picks the crops (photos) or the k images per class (digits) and seeds training.
+For (a) it also prints which classes its mistakes come from, summed over the seeds.
 
 --slice measures the end-to-end test's slice instead (tests/test_transfer.py): (a) and (b) over the seeds,
 to show the test's threshold is safe.
@@ -20,6 +21,7 @@ to show the test's threshold is safe.
 import argparse
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +33,7 @@ from bench.digits import CPU, cache, digits_rows, raw_pixels, train_and_score
 from bench.recipes import quick_start_params, quick_start_recipe
 from pets.archs import resolve
 from pets.augment import valid_view
+from pets.evaluate import most_confused
 from pets.index import build_index
 from pets.models import imagenet_model
 from pets.photos import write_photos
@@ -76,7 +79,7 @@ def thumbnails(split, size=32):
 
 
 def error_rates(train_split, valid_split, recipe, train_pixels, valid_pixels):
-    """{way: validation error_rate} of the five ways on one split."""
+    """({way: validation error_rate} of the five ways on one split, Counter of (a)'s (actual, predicted) mistakes)."""
     scratch = quick_start_recipe("DIGITS")
     budget = recipe.epochs + recipe.epochs_unfrozen
     ways = {
@@ -85,14 +88,20 @@ def error_rates(train_split, valid_split, recipe, train_pixels, valid_pixels):
         WAYS[2]: (type(recipe)(**{**vars(recipe), "pretrained": False, "epochs": budget, "epochs_unfrozen": 0,
                                   "lr": scratch.lr}), "none"),
     }
-    errors = {way: train_and_score(train_split, valid_split, settings, weights)[1]["error_rate"]
-              for way, (settings, weights) in ways.items()}
+    errors, mistakes = {}, Counter()
+    for way, (settings, weights) in ways.items():
+        probs, metrics, _ = train_and_score(train_split, valid_split, settings, weights)
+        errors[way] = metrics["error_rate"]
+        if way == WAYS[0]:
+            classes = train_split.manifest["classes"]
+            mistakes.update({(m["actual"], m["predicted"]): m["count"]
+                             for m in most_confused(probs.argmax(1), valid_split.labels, classes, min_count=1)})
     train_features, valid_features = (imagenet_features(s, recipe.size) for s in (train_split, valid_split))
     probe = LogisticRegression(max_iter=5000).fit(train_features, train_split.labels)
     errors[WAYS[3]] = 1 - probe.score(valid_features, valid_split.labels)
     svc = SVC(C=10, gamma="scale").fit(train_pixels, train_split.labels)
     errors[WAYS[4]] = 1 - svc.score(valid_pixels, valid_split.labels)
-    return errors
+    return errors, mistakes
 
 
 def digits_few_shot_rows(rows, classes, k, seed):
@@ -116,6 +125,13 @@ def record(results, name, k, errors):
     for way, error in errors.items():
         results.setdefault(k, {}).setdefault(way, []).append(error)
     print(f"{name}: " + ", ".join(f"{way.split()[0]} {error:.4f}" for way, error in errors.items()), flush=True)
+
+
+def where_wrong(title, mistakes, top=8):
+    """(a)'s most frequent mistakes, summed over the seeds: which classes its error comes from."""
+    for k, counts in mistakes.items():
+        pairs = ", ".join(f"{actual} -> {predicted} {n}" for (actual, predicted), n in counts.most_common(top))
+        print(f"{title}, k={k}: (a) got {sum(counts.values())} wrong over the seeds; most often {pairs}")
 
 
 def table(title, results, seeds):
@@ -155,24 +171,31 @@ def main():
         return
     started = time.perf_counter()
 
-    photos, resolution = {}, quick_start_params("PHOTOS")["cache"]["resolution"]
+    photos, photo_mistakes, resolution = {}, {}, quick_start_params("PHOTOS")["cache"]["resolution"]
     for k in map(int, args.ks.split(",")):
         for seed in range(args.seeds):
             train_split, valid_split = photo_splits(k, seed, resolution)
-            errors = error_rates(train_split, valid_split, quick_start_recipe("PHOTOS", {"train.seed": seed}),
-                                 thumbnails(train_split), thumbnails(valid_split))
+            errors, mistakes = error_rates(train_split, valid_split,
+                                           quick_start_recipe("PHOTOS", {"train.seed": seed}),
+                                           thumbnails(train_split), thumbnails(valid_split))
             record(photos, f"photos k={k} seed={seed}", k, errors)
+            photo_mistakes.setdefault(k, Counter()).update(mistakes)
 
     root, rows, classes = digits_rows()
-    digits = {}
+    digits, digit_mistakes = {}, {args.digits_k: Counter()}
     for seed in range(args.seeds):
         train_split, valid_split, train_pixels, valid_pixels = digits_few_shot(root, rows, classes, args.digits_k, seed)
-        errors = error_rates(train_split, valid_split, quick_start_recipe("PHOTOS", {**ON_DIGITS, "train.seed": seed}),
-                             train_pixels, valid_pixels)
+        errors, mistakes = error_rates(train_split, valid_split,
+                                       quick_start_recipe("PHOTOS", {**ON_DIGITS, "train.seed": seed}),
+                                       train_pixels, valid_pixels)
         record(digits, f"digits k={args.digits_k} seed={seed}", args.digits_k, errors)
+        digit_mistakes[args.digits_k].update(mistakes)
 
     table("built-in photos (13 classes, 20 validation crops each), Lite0 at 128 px", photos, args.seeds)
     table(f"digits (10 classes), Lite0 at {DIGITS_SIZE} px", digits, args.seeds)
+    print()
+    where_wrong("photos", photo_mistakes)
+    where_wrong("digits", digit_mistakes)
     print(f"\n{time.perf_counter() - started:.0f} s in all")
 
 

@@ -2,7 +2,7 @@
 package) on a slice of the built-in photos with the quick start's recipe, and it must learn from five images a class.
 
 A future change that breaks transfer (head, freezing, normalisation, layer groups, BatchNorm) turns this red:
-the same slice from scratch is wrong on 72-80 % of the validation images.
+the same slice from scratch is wrong on 71-86 % of the validation images.
 """
 
 import pytest
@@ -14,7 +14,7 @@ from tests.project import Project, quick_start_args, stages_run
 # (bench/transfer.py's SLICE).
 SLICE = ["-S", "datasets.photos.train_per_class=5", "-S", "datasets.photos.valid_per_class=5", "-S", "size=96",
          "-S", "cache.resolution=128", "-S", "train.epochs=4", "-S", "train.epochs_unfrozen=1"]
-MAX_ERROR = 0.25  # `python -m bench.transfer --slice`: 0.058 ± 0.038, at most 0.108 over 5 seeds
+MAX_ERROR = 0.25  # `python -m bench.transfer --slice`: 0.049 ± 0.038, at most 0.092 over 5 seeds
 
 
 @pytest.fixture(scope="module")
