@@ -1,27 +1,35 @@
-"""What the local files a dataset recipe names look like now, so that DVC notices one replaced in place.
+"""What the local files the params name look like now, so that DVC notices one replaced in place.
 
-DVC re-runs a stage when its deps or params change; a local mirror (`file://` or a path) is neither, so the
-`sources` stage, which DVC runs every time, writes this record, and the download stage depends on it.
+DVC re-runs a stage when its deps or params change; a local mirror (`file://` or a path) or a weights file named
+by `weights` is neither, so the `sources` stage, which DVC runs every time, writes these records, and the stages
+that read the files (download, train) depend on them.
 """
 
+from pathlib import Path
+
 from pets.fetch import local_path
+
+LIBRARY_WEIGHTS = ("imagenet", "none")  # `weights` values that name no file of the user's
 
 
 def local_files(recipe):
     """[{url, size, mtime_ns}] of each archive of `recipe` that is a local file, in order ({url, missing: true}
     for one that is not there)."""
-    records = []
-    for url in archive_urls(recipe):
-        path = local_path(url)
-        if path is None:
-            continue
-        try:
-            status = path.stat()
-        except OSError:
-            records.append({"url": url, "missing": True})
-            continue
-        records.append({"url": url, "size": status.st_size, "mtime_ns": status.st_mtime_ns})
-    return records
+    return [{"url": url, **file_state(path)} for url in archive_urls(recipe) if (path := local_path(url))]
+
+
+def weights_file(weights):
+    """{weights, size, mtime_ns} of the file the `weights` param names ({weights, missing: true} when it is not
+    there); just {weights} for the library's own."""
+    return {"weights": weights, **({} if weights in LIBRARY_WEIGHTS else file_state(Path(weights)))}
+
+
+def file_state(path):
+    try:
+        status = path.stat()
+    except OSError:
+        return {"missing": True}
+    return {"size": status.st_size, "mtime_ns": status.st_mtime_ns}
 
 
 def archive_urls(recipe):

@@ -1,4 +1,12 @@
-from pets.sources import local_files
+"""The sources stage: the local files the params name are recorded, so that DVC re-runs whatever reads one that
+was replaced in place."""
+
+import torch
+import torchvision
+
+from pets.sources import local_files, weights_file
+from tests.project import Project, stages_run
+from tests.test_reproducible import SHORT
 
 
 def test_local_archives_are_recorded_by_size_and_mtime_and_remote_ones_left_to_their_params(tmp_path):
@@ -17,3 +25,27 @@ def test_local_archives_are_recorded_by_size_and_mtime_and_remote_ones_left_to_t
 def test_a_malformed_recipe_is_left_for_the_download_stage_to_report():
     for recipe in (None, {"sources": "x"}, {"sources": [None, {"archives": 1}, {"archives": [{"url": 2}, "y"]}]}):
         assert local_files(recipe) == []
+
+
+def test_a_weights_file_is_recorded_and_the_librarys_own_weights_by_name(tmp_path):
+    weights = tmp_path / "body.pt"
+    weights.write_bytes(b"weights")
+    assert weights_file(str(weights)) == {"weights": str(weights), "size": 7, "mtime_ns": weights.stat().st_mtime_ns}
+    weights.write_bytes(b"other weights")
+    assert weights_file(str(weights))["size"] == 13
+    assert weights_file(str(tmp_path / "gone.pt")) == {"weights": str(tmp_path / "gone.pt"), "missing": True}
+    assert weights_file("imagenet") == {"weights": "imagenet"} and weights_file("none") == {"weights": "none"}
+
+
+def test_a_weights_file_replaced_in_place_trains_again(tmp_path):
+    weights = tmp_path / "bodies/resnet18.pt"
+    weights.parent.mkdir()
+    torch.manual_seed(0)
+    torch.save(torchvision.models.resnet18().state_dict(), weights)
+    project = Project(tmp_path / "project", tmp_path / "torch_home")
+    project.set_params(**{**SHORT, "weights": str(weights)})
+    assert stages_run(project.run("dvc", "repro", "train")) == ["download", "index", "cache", "train"]
+    output = project.run("dvc", "repro", "train")
+    assert "Running stage 'sources'" in output and stages_run(output) == []  # checked, and nothing to do
+    torch.save(torchvision.models.resnet18().state_dict(), weights)  # other weights under the same name
+    assert stages_run(project.run("dvc", "repro", "train")) == ["train"]
