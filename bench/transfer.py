@@ -182,14 +182,14 @@ def main():
             photo_mistakes.setdefault(k, Counter()).update(mistakes)
 
     root, rows, classes = digits_rows()
-    digits, digit_mistakes = {}, {args.digits_k: Counter()}
+    digits, digit_mistakes = {}, {}
     for seed in range(args.seeds):
         train_split, valid_split, train_pixels, valid_pixels = digits_few_shot(root, rows, classes, args.digits_k, seed)
         errors, mistakes = error_rates(train_split, valid_split,
                                        quick_start_recipe("PHOTOS", {**ON_DIGITS, "train.seed": seed}),
                                        train_pixels, valid_pixels)
         record(digits, f"digits k={args.digits_k} seed={seed}", args.digits_k, errors)
-        digit_mistakes[args.digits_k].update(mistakes)
+        digit_mistakes.setdefault(args.digits_k, Counter()).update(mistakes)
 
     table("built-in photos (13 classes, 20 validation crops each), Lite0 at 128 px", photos, args.seeds)
     table(f"digits (10 classes), Lite0 at {DIGITS_SIZE} px", digits, args.seeds)

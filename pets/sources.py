@@ -15,7 +15,12 @@ LIBRARY_WEIGHTS = ("imagenet", "none")  # `weights` values that name no file of 
 def local_files(recipe):
     """[{url, size, mtime_ns}] of each archive of `recipe` that is a local file, in order ({url, missing: true}
     for one that is not there)."""
-    return [{"url": url, **file_state(path)} for url in archive_urls(recipe) if (path := local_path(url))]
+    records = []
+    for url in archive_urls(recipe):
+        path = local_path(url)
+        if path is not None:  # a remote URL is recorded by its param already
+            records.append({"url": url, **file_state(path)})
+    return records
 
 
 def weights_file(weights):
