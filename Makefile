@@ -12,7 +12,7 @@ PHOTOS := -S data=photos -S arch=tf_efficientnet_lite0 -S weights=imagenet -S si
 DIGITS := -S data=digits -S arch=resnet18 -S weights=none -S size=32 -S cache.resolution=32 \
           -S train.epochs=8 -S train.epochs_unfrozen=0 -S train.augment.flip=false
 
-.PHONY: pets photos digits test
+.PHONY: pets photos digits test test-fast lint
 
 pets: $(VENV)/installed   ## the whole pipeline on Oxford-IIIT Pets (downloads about 0.8 GB)
 	dvc repro
@@ -25,6 +25,13 @@ digits: $(VENV)/installed  ## the whole pipeline on the built-in digits, no netw
 
 test: $(VENV)/installed    ## the test suite (CPU, no network)
 	python -m pytest -q tests
+
+test-fast: $(VENV)/installed  ## the unit tests alone: everything but the end-to-end runs of dvc (-m e2e)
+	python -m pytest -q tests -m "not e2e"
+
+lint: $(VENV)/installed    ## ruff: lint and format check of the whole tree
+	ruff check .
+	ruff format --check .
 
 $(VENV)/installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)

@@ -1,6 +1,6 @@
 """Cache stage throughput: the process pool against a single-process loop doing the same decode and resize.
 
-    python -m bench.cache [--images 2000] [--resolution 288]
+python -m bench.cache [--images 2000] [--resolution 288]
 """
 
 import argparse
@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.photos import make_photos
-from pets.cache import build_cache
-from pets.images import load_image
+from pets.data.cache import build_cache
+from pets.data.images import load_image
 
 
 def main():
@@ -38,7 +38,7 @@ def main():
         out = tmp / "cache"
         out.mkdir()
         started = time.perf_counter()
-        build_cache(rows, classes, tmp, out, args.resolution, "crop", max_bad_frac=0)
+        build_cache(rows, classes, tmp, out, resolution=args.resolution, resize="crop", max_bad_frac=0)
         pooled = len(paths) / (time.perf_counter() - started)
         assert np.array_equal(np.load(out / "train.npy"), baseline), "the two runs disagree"
 

@@ -7,24 +7,27 @@ import numpy as np
 import torch
 from PIL import Image
 
-from bench.recipes import quick_start_recipe
-from pets.cache import build_cache
-from pets.digits import write_digits
-from pets.evaluate import predict_probs, summarize
-from pets.index import build_index
-from pets.loader import CachedSplit
-from pets.models import build_model
-from pets.train import fit, seed_everything
+from bench.recipes import PARAMS, quick_start_recipe
+from pets.data.cache import build_cache
+from pets.data.digits import write_digits
+from pets.data.index import build_index, index_arguments
+from pets.data.loader import CachedSplit
+from pets.data.presets import Preprocess
+from pets.infer import predict_probs
+from pets.model.build import build_model
+from pets.report.metrics import summarize
+from pets.runtime.profile import Runtime
+from pets.train.loop import fit, seed_everything
 
-CPU = torch.device("cpu")
+CPU = Runtime.cpu(threads=torch.get_num_threads())
 
 
 def digits_rows(valid_frac=0.2, seed=42):
     """(dataset folder, index rows, classes) exactly as the download and index stages make them."""
     root = Path(tempfile.mkdtemp(prefix="digits-"))
     write_digits(root)
-    rows, classes, _ = build_index(root, "images", "regex", r"^(.+)_\d+$", "labels.csv", "random", valid_frac, seed,
-                                   False)
+    settings = {**PARAMS["index"], "split": "random", "valid_frac": valid_frac, "seed": seed}
+    rows, classes, _ = build_index(root, **index_arguments(settings))
     return root, rows, classes
 
 
@@ -36,7 +39,7 @@ def raw_pixels(root, rows):
 def cache(root, rows, classes, resolution=32, resize="squish"):
     """The train and valid splits of the pixel cache the cache stage builds from `rows`."""
     out = Path(tempfile.mkdtemp(prefix="cache-"))
-    build_cache(rows, classes, root, out, resolution, resize, max_bad_frac=0)
+    build_cache(rows, classes, root, out, resolution=resolution, resize=resize, max_bad_frac=0)
     return CachedSplit(out, "train"), CachedSplit(out, "valid")
 
 
@@ -46,7 +49,18 @@ def train_and_score(train_split, valid_split, recipe=None, weights="none"):
     recipe = recipe or quick_start_recipe("DIGITS")
     seed_everything(recipe.seed)
     manifest = train_split.manifest
-    model, mean, std = build_model(recipe.arch, manifest["classes"], weights, manifest["mean"], manifest["std"])
-    history = fit(model, train_split, valid_split, recipe, mean, std, CPU, log=lambda line: None)
-    probs = predict_probs(model, valid_split, recipe.size, mean, std, CPU)
+    model, mean, std = build_model(
+        recipe.arch, manifest["classes"], weights, manifest["mean"], manifest["std"], head=recipe.head
+    )
+    preprocess = Preprocess.of_cache(manifest, recipe.size, mean, std)
+    history = fit(
+        model,
+        train_split=train_split,
+        valid_split=valid_split,
+        recipe=recipe,
+        preprocess=preprocess,
+        runtime=CPU,
+        log=lambda line: None,
+    )
+    probs = predict_probs(model, valid_split, preprocess, CPU)
     return probs, summarize(probs, valid_split.labels.tolist()), history

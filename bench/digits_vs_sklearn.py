@@ -11,7 +11,6 @@ import time
 
 import numpy as np
 import torch
-
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.svm import SVC
@@ -50,11 +49,16 @@ def main():
 
     print(f"digits: {len(train_rows)} training and {len(valid_rows)} validation images (index.seed 42)")
     print("| model | error_rate | wall time (s) |\n| --- | --- | --- |")
-    print(f"| SVC, RBF (C={svc.best_params_['C']}, gamma={svc.best_params_['gamma']}) | {svc_error:.4f} | {svc_seconds:.1f} |")
+    print(
+        f"| SVC, RBF (C={svc.best_params_['C']}, gamma={svc.best_params_['gamma']}) "
+        f"| {svc_error:.4f} | {svc_seconds:.1f} |"
+    )
     print(f"| LogisticRegression | {logistic_error:.4f} | {logistic_seconds:.1f} |")
-    print(f"| pipeline: resnet18 from scratch, 32 px, 8 epochs (cache + train + evaluate), {args.seeds} seed(s) at "
-          f"{torch.get_num_threads()} thread(s) | {pipeline_error:.4f} (range {min(errors):.4f}-{max(errors):.4f}) | "
-          f"{np.mean(seconds):.1f} (range {min(seconds):.1f}-{max(seconds):.1f}) |")
+    print(
+        f"| pipeline: resnet18 from scratch, 32 px, 8 epochs (cache + train + evaluate), {args.seeds} seed(s) at "
+        f"{torch.get_num_threads()} thread(s) | {pipeline_error:.4f} (range {min(errors):.4f}-{max(errors):.4f}) | "
+        f"{np.mean(seconds):.1f} (range {min(seconds):.1f}-{max(seconds):.1f}) |"
+    )
     print(f"pipeline error / SVC error: {pipeline_error / svc_error:.2f}" if svc_error else "SVC made no error")
 
 

@@ -17,18 +17,25 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 from bench.photos import make_photos
-from pets.augment import IMAGENET_MEAN, IMAGENET_STD, Augment, augment_with_grid_sample, random_parameters, train_view
-from pets.cache import build_cache
-from pets.loader import CachedSplit, batches
+from bench.recipes import quick_start_recipe
+from pets.data.augment import IMAGENET_MEAN, IMAGENET_STD, train_view
+from pets.data.cache import build_cache
+from pets.data.loader import CachedSplit, batches
 
 
 class NaiveJpegs(Dataset):
     def __init__(self, paths, size):
         self.paths = paths
-        self.transform = transforms.Compose([
-            transforms.RandomResizedCrop(size, scale=(0.75, 1.0)), transforms.RandomHorizontalFlip(),
-            transforms.RandomRotation(10), transforms.ColorJitter(0.2, 0.2), transforms.ToTensor(),
-            transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+        self.transform = transforms.Compose(
+            [
+                transforms.RandomResizedCrop(size, scale=(0.75, 1.0)),
+                transforms.RandomHorizontalFlip(),
+                transforms.RandomRotation(10),
+                transforms.ColorJitter(0.2, 0.2),
+                transforms.ToTensor(),
+                transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+            ]
+        )
 
     def __len__(self):
         return len(self.paths)
@@ -68,26 +75,41 @@ def main():
         for path in [*paths, tmp / "train.npy"]:  # both start from a warm page cache
             path.read_bytes()
 
-        naive = images_per_second(DataLoader(NaiveJpegs(paths, args.size), batch_size=args.batch_size, shuffle=True,
-                                             num_workers=2, persistent_workers=True), args.batches)
+        naive = images_per_second(
+            DataLoader(
+                NaiveJpegs(paths, args.size),
+                batch_size=args.batch_size,
+                shuffle=True,
+                num_workers=2,
+                persistent_workers=True,
+            ),
+            args.batches,
+        )
         feed = images_per_second(batches(split, args.batch_size, shuffle=True), args.batches)
-        generator, augment = torch.Generator().manual_seed(0), Augment()
-        cpu = images_per_second(batches(split, args.batch_size, shuffle=True), args.batches,
-                                lambda batch: train_view(batch, args.size, augment, IMAGENET_MEAN, IMAGENET_STD, generator))
+        generator, augment = torch.Generator().manual_seed(0), quick_start_recipe("PHOTOS").augment
 
-        def float_grid_sample(batch):  # what the GPU path would cost on the CPU
-            parameters = random_parameters(len(batch), augment, generator, batch.device)
-            augment_with_grid_sample(batch, args.size, *parameters, IMAGENET_MEAN, IMAGENET_STD)
+        def augmented(backend):
+            return lambda batch: train_view(batch, args.size, augment, IMAGENET_MEAN, IMAGENET_STD, generator, backend)
 
-        cpu_float = images_per_second(batches(split, args.batch_size, shuffle=True), args.batches, float_grid_sample)
+        cpu = images_per_second(batches(split, args.batch_size, shuffle=True), args.batches, augmented("opencv"))
+        # what the GPU's path would cost on the CPU
+        cpu_float = images_per_second(
+            batches(split, args.batch_size, shuffle=True), args.batches, augmented("grid_sample")
+        )
 
-    print(f"{args.images} JPEGs of about 500x375, size {args.size}, batch {args.batch_size}; naive: 2 loader workers, "
-          "pipeline: one read-ahead thread")
+    print(
+        f"{args.images} JPEGs of about 500x375, size {args.size}, batch {args.batch_size}; naive: 2 loader workers, "
+        "pipeline: one read-ahead thread"
+    )
     print("| loader | images/s | vs naive |\n| --- | --- | --- |")
     print(f"| naive: JPEG + torchvision transforms per image | {naive:.0f} | 1.00x |")
     print(f"| pipeline, augmentation on the training device (host cost only) | {feed:.0f} | {feed / naive:.1f}x |")
-    print(f"| pipeline, augmentation on the CPU too (OpenCV uint8 warp + lookup table) | {cpu:.0f} | {cpu / naive:.1f}x |")
-    print(f"| (for comparison) the GPU's float grid_sample run on the CPU | {cpu_float:.0f} | {cpu_float / naive:.1f}x |")
+    print(
+        f"| pipeline, augmentation on the CPU too (OpenCV uint8 warp + lookup table) | {cpu:.0f} | {cpu / naive:.1f}x |"
+    )
+    print(
+        f"| (for comparison) the GPU's float grid_sample run on the CPU | {cpu_float:.0f} | {cpu_float / naive:.1f}x |"
+    )
 
 
 if __name__ == "__main__":

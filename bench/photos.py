@@ -18,7 +18,7 @@ def make_photos(folder, count=2000, seed=0):
         photo = photos[n % len(photos)]
         width, height = int(rng.integers(440, 520)), int(rng.integers(330, 400))
         top, left = int(rng.integers(0, photo.shape[0] - height)), int(rng.integers(0, photo.shape[1] - width))
-        crop = photo[top:top + height, left:left + width]
+        crop = photo[top : top + height, left : left + width]
         if n % 2:
             crop = crop[:, ::-1]
         path = folder / f"class{n % 37}_{n}.jpg"

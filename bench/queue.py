@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.recipes import makefile_overrides
 from bench.repro_noop import project_clone
-from pets.sharing import cores
+from pets.runtime.sharing import cores
 
 
 def dvc(path, *args):
@@ -49,7 +49,9 @@ def queued_pair(path, jobs, threads, seeds, flags):
     seconds = time.perf_counter() - started
     statuses = {task: status for task, status in queue_tasks(path).items() if task in tasks}
     assert set(statuses.values()) == {"Success"}, statuses
-    used = {int(n) for task in tasks for n in re.findall(r"\((\d+) CPU threads each\)", dvc(path, "queue", "logs", task))}
+    used = {
+        int(n) for task in tasks for n in re.findall(r"\((\d+) CPU threads each\)", dvc(path, "queue", "logs", task))
+    }
     dvc(path, "queue", "remove", "--success")
     return seconds, used
 
@@ -60,17 +62,23 @@ def main():
     args = parser.parse_args()
     overrides = makefile_overrides("DIGITS") | ({"train.epochs": str(args.epochs)} if args.epochs else {})
     flags = [word for key, value in overrides.items() for word in ("-S", f"{key}={value}")]
-    ways = [("-j 1, threads auto (one after the other)", 1, "auto"),
-            ("-j 2, threads auto (a share of the cores each)", 2, "auto"),
-            (f"-j 2, threads {cores()} (every core each, as before)", 2, cores())]
+    ways = [
+        ("-j 1, threads auto (one after the other)", 1, "auto"),
+        ("-j 2, threads auto (a share of the cores each)", 2, "auto"),
+        (f"-j 2, threads {cores()} (every core each, as before)", 2, cores()),
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         path = project_clone(Path(tmp) / "project")
         dvc(path, "exp", "run", *flags)  # download, index and cache into the run cache
-        results = [(name, *queued_pair(path, jobs, threads, (2 * i + 1, 2 * i + 2), flags))
-                   for i, (name, jobs, threads) in enumerate(ways)]
+        results = [
+            (name, *queued_pair(path, jobs, threads, (2 * i + 1, 2 * i + 2), flags))
+            for i, (name, jobs, threads) in enumerate(ways)
+        ]
     baseline = results[0][1]
-    print(f"Two digits experiments (make digits' recipe, {overrides.get('train.epochs')} epochs) through dvc queue, "
-          f"{cores()} cores:\n")
+    print(
+        f"Two digits experiments (make digits' recipe, {overrides.get('train.epochs')} epochs) through dvc queue, "
+        f"{cores()} cores:\n"
+    )
     print("| way | CPU threads per run | wall seconds for both | / one after the other |")
     print("| --- | --- | --- | --- |")
     for name, seconds, used in results:

@@ -1,14 +1,16 @@
 """The quick starts' settings as the benchmarks use them: params.yaml with the `-S key=value` overrides that a
 Makefile variable (DIGITS, PHOTOS) passes to `dvc exp run`, so a benchmark measures exactly what `make` runs."""
 
+import copy
 from pathlib import Path
 
 import yaml
 
-from pets.params import Loader, check_params, load_params
-from pets.train import Recipe
+from pets.config.params import Loader, check_params, load_params
+from pets.train.recipe import Recipe
 
 ROOT = Path(__file__).resolve().parents[1]
+PARAMS = load_params(ROOT / "params.yaml")
 
 
 def makefile_overrides(variable):
@@ -21,7 +23,7 @@ def makefile_overrides(variable):
 
 def quick_start_params(variable, changes=None):
     """params.yaml as `make <variable>` runs it, with further `changes` by dotted key ({'train.seed': 1})."""
-    params = load_params(ROOT / "params.yaml")
+    params = copy.deepcopy(PARAMS)
     for key, value in {**makefile_overrides(variable), **(changes or {})}.items():
         *parents, last = key.split(".")
         section = params

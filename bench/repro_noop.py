@@ -20,7 +20,9 @@ import yaml
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-PETS_NAMES = [f"breed{c}_{n}.jpg" for c in range(37) for n in range(1, 201)] + [f"Abyssinian_{n}.mat" for n in (100, 101, 102)]
+PETS_NAMES = [f"breed{c}_{n}.jpg" for c in range(37) for n in range(1, 201)] + [
+    f"Abyssinian_{n}.mat" for n in (100, 101, 102)
+]
 
 
 def pets_sized_tar(path):
@@ -62,9 +64,16 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         pets_sized_tar(tmp / "pets.tar")
-        project = project_clone(tmp / "project", arch="resnet18", weights="none", size=16, cache__resolution=16,
-                                train__epochs=1, train__epochs_unfrozen=0,
-                                datasets__pets__sources=[{"archives": [{"url": str(tmp / "pets.tar")}]}])
+        project = project_clone(
+            tmp / "project",
+            arch="resnet18",
+            weights="none",
+            size=16,
+            cache__resolution=16,
+            train__epochs=1,
+            train__epochs_unfrozen=0,
+            datasets__pets__sources=[{"archives": [{"url": str(tmp / "pets.tar")}]}],
+        )
         first, stages = timed(project, "dvc", "repro")
         assert stages == ["sources", "download", "index", "cache", "train", "evaluate"], stages
         noop = []
@@ -77,8 +86,10 @@ def main():
     print(f"Pets-sized tree: {files} files in data/raw/images")
     print("| command | seconds |\n| --- | --- |")
     print(f"| first `dvc repro` (everything, small settings) | {first:.1f} |")
-    print(f"| `dvc repro`, nothing to do (median of 5; min {min(noop):.2f}, max {max(noop):.2f}) | "
-          f"{statistics.median(noop):.2f} |")
+    print(
+        f"| `dvc repro`, nothing to do (median of 5; min {min(noop):.2f}, max {max(noop):.2f}) | "
+        f"{statistics.median(noop):.2f} |"
+    )
     print(f"| `dvc status` | {status:.2f} |")
 
 

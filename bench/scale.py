@@ -35,28 +35,54 @@ def peak_rss(command):
 
 
 def cache_child(folder):
-    from pets.cache import build_cache
+    from pets.data.cache import build_cache
+
     folder = Path(folder)
     paths = sorted((folder / "images").iterdir())
-    rows = [{"path": p.relative_to(folder).as_posix(), "label": p.stem.split("_")[0],
-             "split": "valid" if i % 100 == 0 else "train"} for i, p in enumerate(paths)]
+    rows = [
+        {
+            "path": p.relative_to(folder).as_posix(),
+            "label": p.stem.split("_")[0],
+            "split": "valid" if i % 100 == 0 else "train",
+        }
+        for i, p in enumerate(paths)
+    ]
     (folder / "cache").mkdir()
-    build_cache(rows, sorted({r["label"] for r in rows}), folder, folder / "cache", RESOLUTION, "crop", max_bad_frac=0)
+    build_cache(
+        rows,
+        sorted({r["label"] for r in rows}),
+        folder,
+        folder / "cache",
+        resolution=RESOLUTION,
+        resize="crop",
+        max_bad_frac=0,
+    )
 
 
 def train_child(cache):
     import torch
 
-    from pets.augment import Augment
-    from pets.loader import CachedSplit
-    from pets.models import build_model
-    from pets.train import Recipe, fit
+    from bench.recipes import quick_start_recipe
+    from pets.data.loader import CachedSplit
+    from pets.data.presets import Preprocess
+    from pets.model.build import build_model
+    from pets.runtime.profile import Runtime
+    from pets.train.loop import fit
+
     split = CachedSplit(cache, "train")
-    model, mean, std = build_model("resnet18", split.manifest["classes"], "none", split.manifest["mean"],
-                                   split.manifest["std"])
-    recipe = Recipe(arch="resnet18", size=32, batch_size=128, epochs=1, epochs_unfrozen=0, lr=1e-3,
-                    lr_unfrozen=(1e-6, 1e-4), body_groups=2, weight_decay=0.01, batchnorm_stats="batch", augment=Augment(), pretrained=False)
-    fit(model, split, CachedSplit(cache, "valid"), recipe, mean, std, torch.device("cpu"), log=lambda line: None)
+    model, mean, std = build_model(
+        "resnet18", split.manifest["classes"], "none", split.manifest["mean"], split.manifest["std"]
+    )
+    recipe = quick_start_recipe("DIGITS", {"size": 32, "train.batch_size": 128, "train.epochs": 1, "train.lr": 1e-3})
+    fit(
+        model,
+        train_split=split,
+        valid_split=CachedSplit(cache, "valid"),
+        recipe=recipe,
+        preprocess=Preprocess.of_cache(split.manifest, 32, mean, std),
+        runtime=Runtime.cpu(torch.get_num_threads()),
+        log=lambda line: None,
+    )
 
 
 def main():
@@ -68,6 +94,7 @@ def main():
     parser.add_argument("--counts", default="1000,4000,16000")
     args = parser.parse_args()
     from bench.photos import make_photos
+
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for count in map(int, args.counts.split(",")):
@@ -80,12 +107,20 @@ def main():
         train_seconds, train_peak = peak_rss([sys.executable, "-m", "bench.scale", "train", str(largest)])
     first_count, first_seconds = rows[0][0], rows[0][1]
     print(f"cache stage at {RESOLUTION}px on JPEGs of about 500x375")
-    print("| images | seconds | seconds per 1k images | peak RSS (MB) | cache size (MB) |\n| --- | --- | --- | --- | --- |")
+    print(
+        "| images | seconds | seconds per 1k images | peak RSS (MB) | cache size (MB) |\n"
+        "| --- | --- | --- | --- | --- |"
+    )
     for count, seconds, peak, cache_bytes in rows:
-        print(f"| {count} | {seconds:.1f} | {seconds / count * 1000:.2f} | {peak / 2**20:.0f} | {cache_bytes / 2**20:.0f} |")
+        print(
+            f"| {count} | {seconds:.1f} | {seconds / count * 1000:.2f} | {peak / 2**20:.0f} "
+            f"| {cache_bytes / 2**20:.0f} |"
+        )
     print(f"time ratio {rows[-1][0] // first_count}x images: {rows[-1][1] / first_seconds:.1f}x seconds")
-    print(f"train stage (resnet18, 32 px, one epoch) on the {rows[-1][0]}-image cache: peak RSS "
-          f"{train_peak / 2**20:.0f} MB for a {rows[-1][3] / 2**20:.0f} MB cache ({train_seconds:.0f} s)")
+    print(
+        f"train stage (resnet18, 32 px, one epoch) on the {rows[-1][0]}-image cache: peak RSS "
+        f"{train_peak / 2**20:.0f} MB for a {rows[-1][3] / 2**20:.0f} MB cache ({train_seconds:.0f} s)"
+    )
 
 
 if __name__ == "__main__":

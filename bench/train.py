@@ -20,10 +20,13 @@ from torch.utils.data import DataLoader
 
 from bench.loader import NaiveJpegs
 from bench.photos import make_photos
-from pets.augment import IMAGENET_MEAN, IMAGENET_STD, Augment
-from pets.cache import build_cache
-from pets.loader import CachedSplit, batches
-from pets.train import Recipe, device_default, fastest_kernels, training_step
+from bench.recipes import quick_start_recipe
+from pets.data.augment import IMAGENET_MEAN, IMAGENET_STD
+from pets.data.cache import build_cache
+from pets.data.loader import CachedSplit, batches
+from pets.data.presets import Preprocess
+from pets.runtime.profile import runtime
+from pets.train.loop import training_step
 
 
 def measure(step, loader, steps, seconds, device):
@@ -48,12 +51,15 @@ def measure(step, loader, steps, seconds, device):
     return images / total, waited / total
 
 
-def pipeline_step(model, arch, optimizer, size, device):
-    """The pipeline's own training step (pets.train.training_step), on batches from the cache."""
-    recipe = Recipe(arch=arch, size=size, batch_size=0, epochs=0, epochs_unfrozen=0, lr=0.0, lr_unfrozen=(0.0, 0.0),
-                    body_groups=1, weight_decay=0.0, batchnorm_stats="batch", augment=Augment(), pretrained=False)
-    generator = torch.Generator(device=device).manual_seed(0)
-    return lambda batch: training_step(model, *batch, optimizer, recipe, IMAGENET_MEAN, IMAGENET_STD, device, generator)
+def pipeline_step(model, arch, optimizer, split, size, active):
+    """The pipeline's own training step (pets.train.loop.training_step) with `make photos`' augmentation, on batches
+    from the cache."""
+    recipe = quick_start_recipe("PHOTOS", {"arch": arch, "size": size, "weights": "none"})
+    preprocess = Preprocess.of_cache(split.manifest, size, IMAGENET_MEAN, IMAGENET_STD)
+    generator = torch.Generator(device=active.device).manual_seed(0)
+    return lambda batch: training_step(
+        model, *batch, optimizer=optimizer, recipe=recipe, preprocess=preprocess, runtime=active, generator=generator
+    )
 
 
 def reference_step(model, optimizer, device):
@@ -63,6 +69,7 @@ def reference_step(model, optimizer, device):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+
     return step
 
 
@@ -72,6 +79,23 @@ def new_model(arch, device, channels_last=False, compile_model=False):
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     return (torch.compile(model) if compile_model else model), model
+
+
+def photo_cache(folder, images, size):
+    """(JPEG paths, the cache split of them) of `images` photo-like JPEGs, cached at a little above `size`."""
+    paths = make_photos(folder / "images", images)
+    rows = [{"path": p.relative_to(folder).as_posix(), "label": p.stem.split("_")[0], "split": "train"} for p in paths]
+    classes = sorted({r["label"] for r in rows})
+    build_cache(rows, classes, folder, folder, resolution=round(size * 1.28), resize="crop", max_bad_frac=0)
+    return paths, CachedSplit(folder, "train")
+
+
+def pipeline_rate(arch, split, *, size, batch_size, active, compile_model, steps, seconds):
+    """(images/s, data wait share) of the pipeline's training step for `arch` with the runtime's choices."""
+    model, raw = new_model(arch, active.device, channels_last=active.channels_last, compile_model=compile_model)
+    loader = batches(split, batch_size, shuffle=True, pin_memory=active.pin_memory)
+    step = pipeline_step(model, arch, torch.optim.AdamW(raw.parameters()), split, size, active)
+    return measure(step, loader, steps, seconds, active.device)
 
 
 def main():
@@ -84,30 +108,43 @@ def main():
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--compile", action="store_true", help="torch.compile the pipeline's model")
     args = parser.parse_args()
-    device = fastest_kernels(device_default())
+    active = runtime()
+    device = active.device
     size = args.size or (224 if device.type == "cuda" else 128)
     batch_size = args.batch_size or (256 if device.type == "cuda" else 32)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        paths = make_photos(tmp / "images", args.images)
-        rows = [{"path": p.relative_to(tmp).as_posix(), "label": p.stem.split("_")[0], "split": "train"} for p in paths]
-        classes = sorted({r["label"] for r in rows})
-        build_cache(rows, classes, tmp, tmp, resolution=round(size * 1.28), resize="crop", max_bad_frac=0)
-        split = CachedSplit(tmp, "train")
-        cuda = device.type == "cuda"
+        paths, split = photo_cache(tmp, args.images, size)
         print(f"device {device}, size {size}, batch {batch_size}, up to {args.steps} steps or {args.seconds:g} s a run")
         print("| arch | pipeline images/s | data wait | reference images/s | data wait | speed-up |")
         print("| --- | --- | --- | --- | --- | --- |")
         for arch in args.archs.split(","):
-            model, raw = new_model(arch, device, channels_last=cuda, compile_model=args.compile)
-            loader = batches(split, batch_size, shuffle=True, pin_memory=cuda)
-            step = pipeline_step(model, arch, torch.optim.AdamW(raw.parameters()), size, device)
-            ours, our_wait = measure(step, loader, args.steps, args.seconds, device)
+            ours, our_wait = pipeline_rate(
+                arch,
+                split,
+                size=size,
+                batch_size=batch_size,
+                active=active,
+                compile_model=args.compile,
+                steps=args.steps,
+                seconds=args.seconds,
+            )
             model, raw = new_model(arch, device)
-            naive = DataLoader(NaiveJpegs(paths, size), batch_size=batch_size, shuffle=True, num_workers=2,
-                               drop_last=True, pin_memory=cuda)
-            theirs, their_wait = measure(reference_step(model, torch.optim.AdamW(raw.parameters()), device), naive,
-                                         args.steps, args.seconds, device)
+            naive = DataLoader(
+                NaiveJpegs(paths, size),
+                batch_size=batch_size,
+                shuffle=True,
+                num_workers=2,
+                drop_last=True,
+                pin_memory=active.pin_memory,
+            )
+            theirs, their_wait = measure(
+                reference_step(model, torch.optim.AdamW(raw.parameters()), device),
+                naive,
+                args.steps,
+                args.seconds,
+                device,
+            )
             print(f"| {arch} | {ours:.1f} | {our_wait:.0%} | {theirs:.1f} | {their_wait:.0%} | {ours / theirs:.2f}x |")
 
 

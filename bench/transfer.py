@@ -29,24 +29,34 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import SVC
 
-from bench.digits import CPU, cache, digits_rows, raw_pixels, train_and_score
-from bench.recipes import quick_start_params, quick_start_recipe
-from pets.archs import resolve
-from pets.augment import valid_view
-from pets.evaluate import most_confused
-from pets.index import build_index
-from pets.models import imagenet_model
-from pets.photos import write_photos
-from pets.train import Recipe, prepare_input
+from bench.digits import cache, digits_rows, raw_pixels, train_and_score
+from bench.recipes import PARAMS, quick_start_params, quick_start_recipe
+from pets.data.augment import normalize_, valid_view
+from pets.data.index import build_index, index_arguments
+from pets.data.photos import write_photos
+from pets.model.archs import resolve
+from pets.report.metrics import most_confused
+from pets.train.recipe import Recipe
 
-WAYS = ("(a) ImageNet body, default recipe", "(a') same, batchnorm_stats: batch", "(b) from scratch",
-        "(c) linear probe on ImageNet features", "(d) SVC on raw pixels")
+WAYS = (
+    "(a) ImageNet body, default recipe",
+    "(a') same, batchnorm_stats: batch",
+    "(b) from scratch",
+    "(c) linear probe on ImageNet features",
+    "(d) SVC on raw pixels",
+)
 DIGITS_SIZE = 64  # the 8x8 digits are cached at 64 px for Lite0, whose body downsamples 32-fold
 # what `make photos`' recipe changes on the digits (a mirrored digit is another symbol)
 ON_DIGITS = {"size": DIGITS_SIZE, "cache.resolution": DIGITS_SIZE, "train.augment.flip": False}
 # tests/test_transfer.py's slice of `make photos`
-SLICE = {"datasets.photos.train_per_class": 5, "datasets.photos.valid_per_class": 5, "size": 96,
-         "cache.resolution": 128, "train.epochs": 4, "train.epochs_unfrozen": 1}
+SLICE = {
+    "datasets.photos.train_per_class": 5,
+    "datasets.photos.valid_per_class": 5,
+    "size": 96,
+    "cache.resolution": 128,
+    "train.epochs": 4,
+    "train.epochs_unfrozen": 1,
+}
 
 
 def photo_rows(k, seed, valid_per_class=20):
@@ -54,7 +64,7 @@ def photo_rows(k, seed, valid_per_class=20):
     and index stages make them."""
     root = Path(tempfile.mkdtemp(prefix="photos-"))
     write_photos(root, train_per_class=k, valid_per_class=valid_per_class, seed=seed)
-    rows, classes, _ = build_index(root, "images", "regex", r"^(.+)_\d+$", "labels.csv", "csv", 0.2, 0, False)
+    rows, classes, _ = build_index(root, **index_arguments({**PARAMS["index"], "split": "csv"}))
     return root, rows, classes
 
 
@@ -67,9 +77,9 @@ def photo_splits(k, seed, resolution, valid_per_class=20):
 def imagenet_features(split, size):
     """Pooled features of the untouched ImageNet Lite0 body for every image of a split (its validation view)."""
     arch = resolve("tf_efficientnet_lite0")
-    model = imagenet_model(arch).eval()
+    model = arch.imagenet_model().eval()
     pixels, _ = split[range(len(split))]
-    images = prepare_input(valid_view(pixels, size), arch.mean, arch.std, CPU)
+    images = normalize_(valid_view(pixels, size), arch.mean, arch.std)
     return model.forward_head(model.forward_features(images), pre_logits=True).numpy()
 
 
@@ -85,8 +95,12 @@ def error_rates(train_split, valid_split, recipe, train_pixels, valid_pixels):
     ways = {
         WAYS[0]: (recipe, "imagenet"),
         WAYS[1]: (type(recipe)(**{**vars(recipe), "batchnorm_stats": "batch"}), "imagenet"),
-        WAYS[2]: (type(recipe)(**{**vars(recipe), "pretrained": False, "epochs": budget, "epochs_unfrozen": 0,
-                                  "lr": scratch.lr}), "none"),
+        WAYS[2]: (
+            type(recipe)(
+                **{**vars(recipe), "pretrained": False, "epochs": budget, "epochs_unfrozen": 0, "lr": scratch.lr}
+            ),
+            "none",
+        ),
     }
     errors, mistakes = {}, Counter()
     for way, (settings, weights) in ways.items():
@@ -94,8 +108,12 @@ def error_rates(train_split, valid_split, recipe, train_pixels, valid_pixels):
         errors[way] = metrics["error_rate"]
         if way == WAYS[0]:
             classes = train_split.manifest["classes"]
-            mistakes.update({(m["actual"], m["predicted"]): m["count"]
-                             for m in most_confused(probs.argmax(1), valid_split.labels, classes, min_count=1)})
+            mistakes.update(
+                {
+                    (m["actual"], m["predicted"]): m["count"]
+                    for m in most_confused(probs.argmax(1), valid_split.labels, classes, min_count=1)
+                }
+            )
     train_features, valid_features = (imagenet_features(s, recipe.size) for s in (train_split, valid_split))
     probe = LogisticRegression(max_iter=5000).fit(train_features, train_split.labels)
     errors[WAYS[3]] = 1 - probe.score(valid_features, valid_split.labels)
@@ -150,13 +168,16 @@ def slice_check(seeds):
         for seed in range(seeds):
             params = quick_start_params("PHOTOS", {**SLICE, "weights": weights, "train.seed": seed})
             photos = params["datasets"]["photos"]
-            train_split, valid_split = photo_splits(photos["train_per_class"], seed, params["cache"]["resolution"],
-                                                    photos["valid_per_class"])
+            train_split, valid_split = photo_splits(
+                photos["train_per_class"], seed, params["cache"]["resolution"], photos["valid_per_class"]
+            )
             _, metrics, _ = train_and_score(train_split, valid_split, Recipe.from_params(params), weights)
             errors.setdefault(weights, []).append(metrics["error_rate"])
     for weights, values in errors.items():
-        print(f"slice, weights {weights}: error_rate {np.mean(values):.4f} ± {np.std(values):.4f}, "
-              f"from {min(values):.4f} to {max(values):.4f} over {seeds} seeds")
+        print(
+            f"slice, weights {weights}: error_rate {np.mean(values):.4f} ± {np.std(values):.4f}, "
+            f"from {min(values):.4f} to {max(values):.4f} over {seeds} seeds"
+        )
 
 
 def main():
@@ -175,9 +196,13 @@ def main():
     for k in map(int, args.ks.split(",")):
         for seed in range(args.seeds):
             train_split, valid_split = photo_splits(k, seed, resolution)
-            errors, mistakes = error_rates(train_split, valid_split,
-                                           quick_start_recipe("PHOTOS", {"train.seed": seed}),
-                                           thumbnails(train_split), thumbnails(valid_split))
+            errors, mistakes = error_rates(
+                train_split,
+                valid_split,
+                quick_start_recipe("PHOTOS", {"train.seed": seed}),
+                thumbnails(train_split),
+                thumbnails(valid_split),
+            )
             record(photos, f"photos k={k} seed={seed}", k, errors)
             photo_mistakes.setdefault(k, Counter()).update(mistakes)
 
@@ -185,9 +210,13 @@ def main():
     digits, digit_mistakes = {}, {}
     for seed in range(args.seeds):
         train_split, valid_split, train_pixels, valid_pixels = digits_few_shot(root, rows, classes, args.digits_k, seed)
-        errors, mistakes = error_rates(train_split, valid_split,
-                                       quick_start_recipe("PHOTOS", {**ON_DIGITS, "train.seed": seed}),
-                                       train_pixels, valid_pixels)
+        errors, mistakes = error_rates(
+            train_split,
+            valid_split,
+            quick_start_recipe("PHOTOS", {**ON_DIGITS, "train.seed": seed}),
+            train_pixels,
+            valid_pixels,
+        )
         record(digits, f"digits k={args.digits_k} seed={seed}", args.digits_k, errors)
         digit_mistakes.setdefault(args.digits_k, Counter()).update(mistakes)
 

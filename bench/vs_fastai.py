@@ -27,8 +27,8 @@ import torch
 from bench.digits import cache, digits_rows, train_and_score
 from bench.recipes import quick_start_params, quick_start_recipe
 from bench.transfer import DIGITS_SIZE, ON_DIGITS, digits_few_shot_rows, photo_rows
-from pets import lite0
-from pets.archs import resolve
+from pets.model import lite0
+from pets.model.archs import resolve
 
 WAYS = ("(p) this pipeline", "(l) fastai, lesson 1's calls", "(f) fastai, fine_tune")
 LESSON_1_UNFROZEN_RATES = slice(1e-6, 1e-4)
@@ -50,15 +50,36 @@ def fastai_learner(root, rows, recipe, resolution):
     from fastai.vision.all import ImageDataLoaders, Normalize, Resize, aug_transforms, set_seed, vision_learner
 
     set_seed(recipe.seed, reproducible=True)
-    table = pd.DataFrame({"path": [r["path"] for r in rows], "label": [r["label"] for r in rows],
-                          "is_valid": [r["split"] == "valid" for r in rows]})
+    table = pd.DataFrame(
+        {
+            "path": [r["path"] for r in rows],
+            "label": [r["label"] for r in rows],
+            "is_valid": [r["split"] == "valid" for r in rows],
+        }
+    )
     a, arch = recipe.augment, resolve(lite0.ARCH)
     dls = ImageDataLoaders.from_df(
-        table, path=root, fn_col="path", label_col="label", valid_col="is_valid", bs=recipe.batch_size,
-        seed=recipe.seed, item_tfms=Resize(resolution),
-        batch_tfms=[*aug_transforms(size=recipe.size, min_scale=a.min_scale, do_flip=a.flip, max_rotate=a.max_rotate,
-                                    max_zoom=a.max_zoom, max_lighting=a.max_lighting, max_warp=0.0),
-                    Normalize.from_stats(arch.mean, arch.std)])
+        table,
+        path=root,
+        fn_col="path",
+        label_col="label",
+        valid_col="is_valid",
+        bs=recipe.batch_size,
+        seed=recipe.seed,
+        item_tfms=Resize(resolution),
+        batch_tfms=[
+            *aug_transforms(
+                size=recipe.size,
+                min_scale=a.min_scale,
+                do_flip=a.flip,
+                max_rotate=a.max_rotate,
+                max_zoom=a.max_zoom,
+                max_lighting=a.max_lighting,
+                max_warp=0.0,
+            ),
+            Normalize.from_stats(arch.mean, arch.std),
+        ],
+    )
     learn = vision_learner(dls, lite0.ARCH, pretrained=False)  # the weights come from the package, below
     missing, unexpected = learn.model[0].model.load_state_dict(lite0.imagenet_state_dict(), strict=False)
     assert not missing and sorted(unexpected) == ["classifier.bias", "classifier.weight"], (missing, unexpected)
@@ -88,15 +109,25 @@ def compare(name, root, rows, classes, recipe, resolution, resize, results):
     for way in WAYS[1:]:
         runs[way] = fastai_run(root, rows, recipe, resolution, way)
     for way, (error, seconds) in runs.items():
-        results.setdefault(name, {}).setdefault(way, []).append((error, seconds, images_stepped(n_train, recipe) / seconds))
-    print(f"{name} seed {recipe.seed}: " + ", ".join(f"{way.split()[0]} {error:.4f} in {seconds:.0f}s"
-                                                     for way, (error, seconds) in runs.items()), flush=True)
+        results.setdefault(name, {}).setdefault(way, []).append(
+            (error, seconds, images_stepped(n_train, recipe) / seconds)
+        )
+    print(
+        f"{name} seed {recipe.seed}: "
+        + ", ".join(f"{way.split()[0]} {error:.4f} in {seconds:.0f}s" for way, (error, seconds) in runs.items()),
+        flush=True,
+    )
 
 
 def report(results, seeds):
     print(f"\nerror_rate and training speed, mean ± sd over {seeds} seeds, {torch.get_num_threads()} torch threads:\n")
-    print("| data | " + " | ".join(f"{way}: error_rate" for way in WAYS) + " | " +
-          " | ".join(f"{way.split()[0]} s, images/s" for way in WAYS) + " | (p) images/s / fastai's best |")
+    print(
+        "| data | "
+        + " | ".join(f"{way}: error_rate" for way in WAYS)
+        + " | "
+        + " | ".join(f"{way.split()[0]} s, images/s" for way in WAYS)
+        + " | (p) images/s / fastai's best |"
+    )
     print("|" + " --- |" * (2 * len(WAYS) + 2))
     for name, per_way in results.items():
         errors = {way: [e for e, _, _ in runs] for way, runs in per_way.items()}
@@ -118,12 +149,26 @@ def main():
     resolution = quick_start_params("PHOTOS")["cache"]["resolution"]
     for k in map(int, args.ks.split(",")):
         for seed in range(args.seeds):
-            compare(f"photos, k={k}", *photo_rows(k, seed), quick_start_recipe("PHOTOS", {"train.seed": seed}),
-                    resolution, "crop", results)
+            compare(
+                f"photos, k={k}",
+                *photo_rows(k, seed),
+                quick_start_recipe("PHOTOS", {"train.seed": seed}),
+                resolution,
+                "crop",
+                results,
+            )
     root, rows, classes = digits_rows()
     for seed in range(args.seeds):
-        compare(f"digits, k={args.digits_k}", root, digits_few_shot_rows(rows, classes, args.digits_k, seed), classes,
-                quick_start_recipe("PHOTOS", {**ON_DIGITS, "train.seed": seed}), DIGITS_SIZE, "squish", results)
+        compare(
+            f"digits, k={args.digits_k}",
+            root,
+            digits_few_shot_rows(rows, classes, args.digits_k, seed),
+            classes,
+            quick_start_recipe("PHOTOS", {**ON_DIGITS, "train.seed": seed}),
+            DIGITS_SIZE,
+            "squish",
+            results,
+        )
     report(results, args.seeds)
     print(f"\n{time.perf_counter() - started:.0f} s in all")
 

@@ -4,7 +4,9 @@ import argparse
 import json
 import sys
 
+from pets.config import layout
 from pets.errors import PetsError, report_errors
+from pets.infer import BATCH_SIZE
 
 
 def shown(path):
@@ -21,22 +23,33 @@ def at_least_one(value):
 
 
 def predict_command(args):
-    from pets.index import IMAGE_SUFFIXES
-    from pets.models import model_from_checkpoint
+    from pets.data.index import IMAGE_SUFFIXES
+    from pets.model.checkpoint import model_from_checkpoint
     from pets.predict import image_paths, predict_files
-    from pets.train import device_default
+    from pets.runtime.profile import runtime
 
-    model, checkpoint = model_from_checkpoint(args.model)
+    model, checkpoint, preprocess = model_from_checkpoint(args.model)
     paths = image_paths(args.inputs)
     if not paths:
         raise PetsError(f"no images (by suffix: {', '.join(sorted(IMAGE_SUFFIXES))}) in {', '.join(args.inputs)}")
+    predictions = predict_files(
+        model,
+        classes=checkpoint["classes"],
+        preprocess=preprocess,
+        paths=paths,
+        runtime=runtime(),
+        top_k=args.top,
+        batch_size=args.batch_size,
+    )
     results, failed = [], 0
-    for path, top, error in predict_files(model, checkpoint, paths, device_default(), args.top, args.batch_size):
+    for path, top, error in predictions:
         if top is None:
             failed += 1
             print(f"{shown(path)}: {error}", file=sys.stderr)
         elif args.json:
-            results.append({"path": str(path), "predictions": [{"class": c, "probability": round(p, 6)} for c, p in top]})
+            results.append(
+                {"path": str(path), "predictions": [{"class": c, "probability": round(p, 6)} for c, p in top]}
+            )
         else:
             print(f"{shown(path)}\t" + ", ".join(f"{c} {p:.3f}" for c, p in top))
     if args.json:
@@ -46,7 +59,8 @@ def predict_command(args):
 
 
 def lr_find_command(args):
-    from pets.lr_find import run_lr_find
+    from pets.train.lr_find import run_lr_find
+
     run_lr_find(args.phase, args.out, args.iterations)
 
 
@@ -56,15 +70,15 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     predict = commands.add_parser("predict", help="print the top classes of images (files or folders)")
     predict.add_argument("inputs", nargs="+", help="image files or folders of images")
-    predict.add_argument("--model", default="models/model.pt")
+    predict.add_argument("--model", default=str(layout.MODEL))
     predict.add_argument("--top", type=at_least_one, default=3, help="classes per image")
-    predict.add_argument("--batch-size", type=at_least_one, default=64)
+    predict.add_argument("--batch-size", type=at_least_one, default=BATCH_SIZE)
     predict.add_argument("--json", action="store_true", help="print JSON instead of text")
     predict.set_defaults(run=predict_command)
     lr_find = commands.add_parser("lr_find", help="learning-rate range test on the cached training split")
     lr_find.add_argument("--phase", choices=["frozen", "unfrozen"], default="frozen")
     lr_find.add_argument("--iterations", type=at_least_one, default=100)
-    lr_find.add_argument("--out", default="metrics", help="folder for lr_find.tsv and lr_find.png")
+    lr_find.add_argument("--out", default=str(layout.METRICS), help="folder for lr_find.tsv and lr_find.png")
     lr_find.set_defaults(run=lr_find_command)
     args = parser.parse_args(argv)
     args.run(args)

@@ -5,12 +5,11 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from pets.augment import valid_view
+from pets.data.images import load_image
+from pets.data.index import IMAGE_SUFFIXES
 from pets.errors import PetsError
-from pets.images import load_image
-from pets.index import IMAGE_SUFFIXES
+from pets.infer import BATCH_SIZE, log_probabilities
 from pets.progress import progress
-from pets.train import autocast, prepare_input
 
 
 def image_paths(inputs):
@@ -29,15 +28,15 @@ def image_paths(inputs):
 class ImageFiles(Dataset):
     """Item i: (uint8 HWC pixels or None, the reason it could not be decoded or '')."""
 
-    def __init__(self, paths, resolution, resize):
-        self.paths, self.resolution, self.resize = paths, resolution, resize
+    def __init__(self, paths, preprocess):
+        self.paths, self.preprocess = paths, preprocess
 
     def __len__(self):
         return len(self.paths)
 
     def __getitem__(self, i):
         try:
-            return torch.from_numpy(load_image(self.paths[i], self.resolution, self.resize)), ""
+            return torch.from_numpy(load_image(self.paths[i], self.preprocess.resolution, self.preprocess.resize)), ""
         except Exception as error:  # noqa: BLE001 - reported per file, the others go on
             return None, f"not an image ({type(error).__name__}: {' '.join(str(error).split())})"
 
@@ -47,20 +46,18 @@ def _collate(items):
 
 
 @torch.no_grad()
-def predict_files(model, checkpoint, paths, device, top_k=3, batch_size=64, workers=2):
+def predict_files(model, *, classes, preprocess, paths, runtime, top_k=3, batch_size=BATCH_SIZE, workers=2):
     """Yield (path, [(class, probability)] or None, error) per path, in order."""
-    model.eval().to(device)
-    classes, size = checkpoint["classes"], checkpoint["size"]
-    dataset = ImageFiles(paths, checkpoint["resolution"], checkpoint["resize"])
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=min(workers, len(paths)), collate_fn=_collate)
+    runtime.place(model).eval()
+    loader = DataLoader(
+        ImageFiles(paths, preprocess), batch_size=batch_size, num_workers=min(workers, len(paths)), collate_fn=_collate
+    )
     done = 0
     for items in progress(loader, desc="predict", unit=" batch"):
         good = [pixels for pixels, error in items if pixels is not None]
         if good:
-            batch = torch.stack(good).to(device)
-            with autocast(device):
-                logits = model(prepare_input(valid_view(batch, size), checkpoint["mean"], checkpoint["std"], device))
-            top = logits.float().softmax(1).topk(min(top_k, len(classes)), dim=1)
+            (batch,) = runtime.to_device(torch.stack(good))
+            top = log_probabilities(model, batch, preprocess, runtime).exp().topk(min(top_k, len(classes)), dim=1)
             results = iter(zip(top.values.tolist(), top.indices.tolist()))
         for pixels, error in items:
             path = paths[done]

@@ -1,14 +1,15 @@
 """Stage download: fetch and unpack the dataset named by `data` into data/raw."""
 
-from pets.download import prepare_dataset
+from pets.config import layout
+from pets.config.params import load_params
+from pets.data.recipes import prepare_dataset
 from pets.errors import report_errors
-from pets.params import load_params
 
 
 @report_errors
 def main():
     params = load_params()
-    prepare_dataset(params["data"], params["datasets"][params["data"]], "data/raw", downloads="data/downloads")
+    prepare_dataset(params["data"], params["datasets"][params["data"]], layout.RAW, downloads=layout.DOWNLOADS)
 
 
 if __name__ == "__main__":

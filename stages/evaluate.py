@@ -3,38 +3,38 @@
 import json
 
 from pets.atomic import write_json
-from pets.cache import read_manifest
+from pets.config import layout
+from pets.config.params import load_params
+from pets.data.cache import read_manifest
+from pets.data.loader import CachedSplit
 from pets.errors import report_errors
-from pets.evaluate import predict_probs, summarize
-from pets.interpret import write_interpretation
-from pets.loader import CachedSplit
-from pets.models import model_from_checkpoint
-from pets.params import load_params
-from pets.sharing import thread_budget
-from pets.train import device_default, fastest_kernels, use_threads
+from pets.infer import predict_probs
+from pets.model.checkpoint import model_from_checkpoint
+from pets.report.interpret import write_interpretation
+from pets.report.metrics import summarize
+from pets.runtime.profile import runtime
 
 
 @report_errors
 def main():
     params = load_params()
     p = params["evaluate"]
-    model, checkpoint = model_from_checkpoint("models/model.pt")
-    size, mean, std = checkpoint["size"], checkpoint["mean"], checkpoint["std"]
-    device = fastest_kernels(device_default())
-    use_threads(thread_budget(params["threads"]))
+    active = runtime(params["threads"])
+    model, checkpoint, preprocess = model_from_checkpoint(layout.MODEL)
+    active.place(model)
     metrics = {}
     # the training images too, seen as the validation ones are (no augmentation): over-fitting shows beside valid
-    for name in [s for s in ("train", "valid", "test") if s in read_manifest("data/cache")["splits"]]:
-        split = CachedSplit("data/cache", name)
+    for name in [s for s in ("train", "valid", "test") if s in read_manifest(layout.CACHE)["splits"]]:
+        split = CachedSplit(layout.CACHE, name)
         labels = split.labels.tolist()
-        probs = predict_probs(model, split, size, mean, std, device)
+        probs = predict_probs(model, split, preprocess, active)
         metrics[name] = summarize(probs, labels)
         if p["tta"]:
-            tta_probs = predict_probs(model, split, size, mean, std, device, tta=True)
+            tta_probs = predict_probs(model, split, preprocess, active, tta=True)
             metrics[name]["tta_error_rate"] = summarize(tta_probs, labels)["error_rate"]
         if name == "valid":
-            write_interpretation(probs, labels, checkpoint["classes"], split, "metrics", p["top_losses"])
-    write_json("metrics/metrics.json", metrics)
+            write_interpretation(probs, labels, checkpoint["classes"], split, layout.METRICS, p["top_losses"])
+    write_json(layout.METRICS_JSON, metrics)
     print("evaluate: " + json.dumps(metrics))
 
 

@@ -6,8 +6,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FileServer:
-    """Serves `files` ({url path: bytes}). Faults: `drop_after` bytes on the first response,
-    `ignore_range`, `range_offset`, `status` (answer every request with it), `content_type`; `seconds_per_mib` slows it down."""
+    """Serves `files` ({url path: bytes}). Faults: `drop_after` bytes on the first response, `ignore_range`,
+    `range_offset`, `status` (answer every request with it), `content_type`; `seconds_per_mib` slows it down."""
 
     def __init__(self, files):
         self.files = dict(files)
@@ -46,14 +46,14 @@ class FileServer:
                 self.end_headers()
                 payload = body[start:]
                 if server.drop_after is not None:
-                    payload, server.drop_after = payload[:server.drop_after], None
+                    payload, server.drop_after = payload[: server.drop_after], None
                     self.wfile.write(payload)
                     self.wfile.flush()
                     self.close_connection = True
                     return
                 try:
                     for start in range(0, len(payload), 1 << 14):
-                        self.wfile.write(payload[start:start + (1 << 14)])
+                        self.wfile.write(payload[start : start + (1 << 14)])
                         time.sleep(server.seconds_per_mib / 64)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client went away: that is what some tests do

@@ -45,7 +45,7 @@ def odd_kinds():
         "rgb_png_behind.jpg": encode(base, "PNG"),
         "corrupt_data.jpg": jpeg_with_corrupt_data(base),
         "cmyk.jpg": encode(base.convert("CMYK"), "JPEG"),
-        "sixteen_bit.png": encode(Image.fromarray((np.asarray(base.convert("L"), np.uint16) * 257)), "PNG"),
+        "sixteen_bit.png": encode(Image.fromarray(np.asarray(base.convert("L"), np.uint16) * 257), "PNG"),
     }
 
 

@@ -32,17 +32,24 @@ def pets_shaped_archives():
             pixels = rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)
             files[name] = encode(Image.fromarray(pixels), "JPEG")
     base = gradient()
-    files.update({
-        "Egyptian_Mau_129.jpg": encode(base.convert("L"), "JPEG"),
-        "Abyssinian_34.jpg": encode(base.convert("P", palette=Image.Palette.ADAPTIVE), "GIF"),
-        "Abyssinian_5.jpg": encode(base.convert("RGBA"), "PNG"),
-        "Egyptian_Mau_156.jpg": encode(base, "PNG"),
-        "beagle_116.jpg": jpeg_with_corrupt_data(base),
-    })
+    files.update(
+        {
+            "Egyptian_Mau_129.jpg": encode(base.convert("L"), "JPEG"),
+            "Abyssinian_34.jpg": encode(base.convert("P", palette=Image.Palette.ADAPTIVE), "GIF"),
+            "Abyssinian_5.jpg": encode(base.convert("RGBA"), "PNG"),
+            "Egyptian_Mau_156.jpg": encode(base, "PNG"),
+            "beagle_116.jpg": jpeg_with_corrupt_data(base),
+        }
+    )
     files.update({f"Abyssinian_{n}.mat": b"MATLAB 5.0 MAT-file" for n in (100, 101, 102)})
     images = tar_bytes({f"images/{name}": data for name, data in files.items()}, compress=False)
-    annotations = tar_bytes({f"annotations/{name}": pets_text(f"annotations/{name}").encode()
-                             for name in ("list.txt", "trainval.txt", "test.txt")}, compress=True)
+    annotations = tar_bytes(
+        {
+            f"annotations/{name}": pets_text(f"annotations/{name}").encode()
+            for name in ("list.txt", "trainval.txt", "test.txt")
+        },
+        compress=True,
+    )
     return images, annotations, len(files) - 3
 
 

@@ -10,8 +10,18 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "pets", "stages", "plots", ".dvc/config", ".dvc/.gitignore", ".dvcignore",
-                 ".gitignore", "Makefile"]
+PROJECT_FILES = [
+    "dvc.yaml",
+    "params.yaml",
+    "pets",
+    "stages",
+    "plots",
+    ".dvc/config",
+    ".dvc/.gitignore",
+    ".dvcignore",
+    ".gitignore",
+    "Makefile",
+]
 
 
 class Project:
@@ -29,8 +39,10 @@ class Project:
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
             "TORCH_HOME": str(torch_home),
             "DVC_NO_ANALYTICS": "1",
-            "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
-            "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
+            "GIT_AUTHOR_NAME": "test",
+            "GIT_AUTHOR_EMAIL": "test@example.com",
+            "GIT_COMMITTER_NAME": "test",
+            "GIT_COMMITTER_EMAIL": "test@example.com",
         }
         self.run("git", "init", "-q", "-b", "main")
         self.commit("project")
@@ -61,7 +73,9 @@ class Project:
     def up_to_date(self, *targets):
         """Whether `dvc status` finds nothing to do but run the sources stage, which runs every time."""
         return json.loads(self.run("dvc", "status", "--json", *targets, stdout_only=True)) in (
-            {}, {"sources": ["always changed"]})
+            {},
+            {"sources": ["always changed"]},
+        )
 
     def json(self, name):
         return json.loads((self.path / name).read_text())
@@ -70,8 +84,11 @@ class Project:
 def stages_run(output):
     """Names of the stages a dvc repro / exp run output says it ran, less sources (it runs every time: it only
     records the local files the recipe names)."""
-    return [name for name in (line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '"))
-            if name != "sources"]
+    return [
+        name
+        for name in (line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '"))
+        if name != "sources"
+    ]
 
 
 def quick_start_args(variable):

@@ -6,8 +6,9 @@ import zipfile
 
 import pytest
 
-from pets.archive import unpack
-from pets.download import prepare_dataset
+from pets.config.schema import check_recipe
+from pets.data.archive import unpack
+from pets.data.recipes import prepare_dataset
 from pets.errors import PetsError
 
 
@@ -40,8 +41,11 @@ def test_compression_is_detected_from_the_bytes(tmp_path, mode):
 
 
 def test_strip_drops_the_leading_folder(tmp_path):
-    archive = make_tar(tmp_path / "pet.tgz", [("oxford-iiit-pet/images/a_1.jpg", b"a"),
-                                              ("oxford-iiit-pet/annotations/list.txt", b"l")], mode="w:gz")
+    archive = make_tar(
+        tmp_path / "pet.tgz",
+        [("oxford-iiit-pet/images/a_1.jpg", b"a"), ("oxford-iiit-pet/annotations/list.txt", b"l")],
+        mode="w:gz",
+    )
     unpack(archive, tmp_path / "out", strip=1)
     assert (tmp_path / "out/images/a_1.jpg").exists() and (tmp_path / "out/annotations/list.txt").exists()
 
@@ -53,14 +57,17 @@ def test_zip_unpacks(tmp_path):
     assert (tmp_path / "out/images/b_2.png").read_bytes() == b"png"
 
 
-@pytest.mark.parametrize("member, reason", [
-    (("/etc/evil", b"x"), "absolute path"),
-    (("images/../../evil", b"x"), "'..'"),
-    (("images/link", {"type": tarfile.SYMTYPE, "linkname": "../../etc/passwd"}), "points outside"),
-    (("images/abs_link", {"type": tarfile.SYMTYPE, "linkname": "/etc/passwd"}), "points outside"),
-    (("images/hard", {"type": tarfile.LNKTYPE, "linkname": "../outside"}), "points outside"),
-    (("images/dev", {"type": tarfile.CHRTYPE, "devmajor": 1, "devminor": 3}), "device"),
-])
+@pytest.mark.parametrize(
+    "member, reason",
+    [
+        (("/etc/evil", b"x"), "absolute path"),
+        (("images/../../evil", b"x"), "'..'"),
+        (("images/link", {"type": tarfile.SYMTYPE, "linkname": "../../etc/passwd"}), "points outside"),
+        (("images/abs_link", {"type": tarfile.SYMTYPE, "linkname": "/etc/passwd"}), "points outside"),
+        (("images/hard", {"type": tarfile.LNKTYPE, "linkname": "../outside"}), "points outside"),
+        (("images/dev", {"type": tarfile.CHRTYPE, "devmajor": 1, "devminor": 3}), "device"),
+    ],
+)
 def test_unsafe_tar_members_are_refused_by_name_and_nothing_is_written(tmp_path, member, reason):
     archive = make_tar(tmp_path / "bad.tar", [("images/ok.jpg", b"ok"), member])
     out = tmp_path / "deep/out"
@@ -73,8 +80,9 @@ def test_unsafe_tar_members_are_refused_by_name_and_nothing_is_written(tmp_path,
 
 
 def test_symlink_inside_the_archive_is_allowed(tmp_path):
-    archive = make_tar(tmp_path / "ok.tar", [("images/a.jpg", b"a"),
-                                             ("images/b.jpg", {"type": tarfile.SYMTYPE, "linkname": "a.jpg"})])
+    archive = make_tar(
+        tmp_path / "ok.tar", [("images/a.jpg", b"a"), ("images/b.jpg", {"type": tarfile.SYMTYPE, "linkname": "a.jpg"})]
+    )
     unpack(archive, tmp_path / "out")
     assert (tmp_path / "out/images/b.jpg").read_bytes() == b"a"
 
@@ -90,7 +98,7 @@ def test_unsafe_zip_members_are_refused(tmp_path, name):
 
 def test_zip_symlink_is_refused(tmp_path):
     info = zipfile.ZipInfo("images/link")
-    info.external_attr = (0o120777 << 16)
+    info.external_attr = 0o120777 << 16
     with zipfile.ZipFile(tmp_path / "bad.zip", "w") as zf:
         zf.writestr(info, "/etc/passwd")
     with pytest.raises(PetsError, match="images/link"):
@@ -138,14 +146,20 @@ def damaged_header(data, member):
     return bytes(data)
 
 
-@pytest.mark.parametrize("name, data, reason", [
-    ("cut.tar", sixty_members()[:30 * 1536], "cut short or damaged after 30 member"),
-    ("damaged.tar.gz", gzip.compress(damaged_header(sixty_members(), 30)), "cut short or damaged after 30 member"),
-    ("no_trailer.tar.gz", gzip.compress(sixty_members())[:-8], "ended before the end-of-stream marker"),
-    ("bad_crc.tar.gz", gzip.compress(sixty_members())[:-8] + b"\0\0\0\0" + gzip.compress(sixty_members())[-4:],
-     "CRC check failed"),
-    ("cut.tar.xz", lzma.compress(sixty_members())[:-100], "damaged archive"),
-])
+@pytest.mark.parametrize(
+    "name, data, reason",
+    [
+        ("cut.tar", sixty_members()[: 30 * 1536], "cut short or damaged after 30 member"),
+        ("damaged.tar.gz", gzip.compress(damaged_header(sixty_members(), 30)), "cut short or damaged after 30 member"),
+        ("no_trailer.tar.gz", gzip.compress(sixty_members())[:-8], "ended before the end-of-stream marker"),
+        (
+            "bad_crc.tar.gz",
+            gzip.compress(sixty_members())[:-8] + b"\0\0\0\0" + gzip.compress(sixty_members())[-4:],
+            "CRC check failed",
+        ),
+        ("cut.tar.xz", lzma.compress(sixty_members())[:-100], "damaged archive"),
+    ],
+)
 def test_a_cut_or_damaged_archive_is_refused_whole_before_anything_is_unpacked(tmp_path, name, data, reason):
     (tmp_path / name).write_bytes(data)
     (tmp_path / "out").mkdir()
@@ -161,17 +175,20 @@ def test_the_whole_archive_unpacks_when_nothing_is_wrong(tmp_path):
     assert len(list((tmp_path / "out/images").iterdir())) == 60
 
 
-@pytest.mark.parametrize("archive, message", [
-    ({"url": "x.tar", "strip": "1"}, r"datasets.d.sources\[0\].archives\[0\].strip must be an integer, not '1'"),
-    ({"url": "x.tar", "size": -5}, r"archives\[0\].size is -5; it must be > 0"),
-    ({"url": "x.tar", "sha256": "abc"}, r"archives\[0\].sha256 is 'abc'; a sha256 is 64 hexadecimal digits"),
-])
+@pytest.mark.parametrize(
+    "archive, message",
+    [
+        ({"url": "x.tar", "strip": "1"}, r"datasets.d.sources\[0\].archives\[0\].strip must be an integer, not '1'"),
+        ({"url": "x.tar", "size": -5}, r"archives\[0\].size is -5; it must be > 0"),
+        ({"url": "x.tar", "sha256": "abc"}, r"archives\[0\].sha256 is 'abc'; a sha256 is 64 hexadecimal digits"),
+    ],
+)
 def test_archive_settings_of_the_wrong_type_are_named_before_any_download(tmp_path, archive, message):
     with pytest.raises(PetsError, match=message):
-        prepare_dataset("d", {"sources": [{"archives": [archive]}]}, tmp_path / "raw", tmp_path / "downloads")
+        check_recipe("d", {"sources": [{"archives": [archive]}]})
 
 
 def test_a_size_limit_given_as_a_string_is_named(tmp_path):
     recipe = {"max_unpacked_gb": "64", "sources": [{"archives": [{"url": "x.tar"}]}]}
     with pytest.raises(PetsError, match="datasets.d.max_unpacked_gb must be a number, not '64'"):
-        prepare_dataset("d", recipe, tmp_path / "raw", tmp_path / "downloads")
+        check_recipe("d", recipe)

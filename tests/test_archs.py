@@ -11,10 +11,14 @@ import torch.nn.functional as F
 import torchvision
 from safetensors.torch import save_file
 
-from pets import lite0
-from pets.archs import TimmArch, TorchvisionArch, resolve
+from pets.config.schema import check_arch
 from pets.errors import PetsError
-from pets.models import build_model, imagenet_model, layer_groups, model_from_checkpoint, save_checkpoint
+from pets.model import lite0
+from pets.model.archs import TimmArch, TorchvisionArch, resolve
+from pets.model.build import build_model
+from pets.model.checkpoint import model_from_checkpoint
+from pets.model.freezing import layer_groups
+from tests.helpers import PARAMS, save_model
 
 CLASSES = [f"class{i}" for i in range(7)]
 DATA_STATS = ([0.5] * 3, [0.25] * 3)
@@ -42,9 +46,8 @@ def test_a_timm_model_gets_a_new_head_through_timms_api_and_its_own_normalisatio
     assert model.get_classifier().out_features == 7 and mean == DATA_STATS[0]
     assert model(torch.randn(2, 3, 64, 64)).shape == (2, 7)
     assert resolve("tf_efficientnet_lite0").mean == (0.5, 0.5, 0.5)  # from timm's pretrained config
-    save_checkpoint(tmp_path / "model.pt", model, arch="tf_efficientnet_lite0", classes=CLASSES, size=64,
-                    mean=mean, std=std)
-    again, _ = model_from_checkpoint(tmp_path / "model.pt")
+    save_model(tmp_path / "model.pt", model, arch="tf_efficientnet_lite0", classes=CLASSES, size=64, mean=mean, std=std)
+    again, _, _ = model_from_checkpoint(tmp_path / "model.pt")
     x = torch.randn(2, 3, 64, 64)
     assert torch.equal(model.eval()(x), again(x))
 
@@ -56,11 +59,14 @@ def test_timm_layer_groups_are_cut_at_the_models_stages():
     assert groups[-1] == list(model.classifier.parameters())
     names = {id(p): name for name, p in model.named_parameters()}
     firsts = [names[id(group[0])] for group in groups[1:-1]]
-    assert all(name.startswith("blocks.") and name.split(".")[2] == "0" for name in firsts), firsts  # a stage's first block
+    assert all(name.startswith("blocks.") and name.split(".")[2] == "0" for name in firsts), (
+        firsts
+    )  # a stage's first block
     sizes = [sum(p.numel() for p in group) for group in groups[:-1]]
     assert max(sizes) < 4 * min(sizes), sizes  # at the boundary nearest an equal share, not one block each
+    too_many = {**PARAMS, "arch": "tf_efficientnet_lite0", "train": {**PARAMS["train"], "body_groups": 12}}
     with pytest.raises(PetsError, match="train.body_groups is 12, but tf_efficientnet_lite0's body has only 8 stages"):
-        layer_groups(model, "tf_efficientnet_lite0", 12)
+        check_arch(too_many)
 
 
 def test_timm_weights_from_a_path_in_timms_layout(tmp_path):
@@ -85,7 +91,7 @@ def test_timm_imagenet_weights_load_from_the_hub_cache(tmp_path, monkeypatch):
     save_file(state, repo / "snapshots" / ("0" * 40) / "model.safetensors")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    model = imagenet_model(arch)
+    model = arch.imagenet_model()
     assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
 
 
@@ -101,7 +107,7 @@ def test_timm_imagenet_weights_without_network_name_the_arch_the_cache_and_the_o
 
 @pytest.fixture(scope="module")
 def imagenet_lite0():
-    return imagenet_model(resolve(lite0.ARCH)).eval()
+    return resolve(lite0.ARCH).imagenet_model().eval()
 
 
 def test_the_packaged_lite0_weights_map_one_to_one_onto_timms_layout():
@@ -131,13 +137,16 @@ def test_a_damaged_packaged_file_is_refused_naming_it_and_nothing_is_loaded(tmp_
         build_model(lite0.ARCH, CLASSES, "imagenet", *DATA_STATS)
 
 
-@pytest.mark.parametrize("arch, size, message", [
-    ("inception_v3", 64, "size is 64, but inception_v3 takes images of at least 75x75"),
-    ("vit_b_16", 128, "size is 128, but vit_b_16 takes 224x224 images only; set size: 224"),
-    ("swin_v2_t", 224, "size is 224, but swin_v2_t takes images of at least 256x256"),
-    ("timm/vit_tiny_patch16_224", 128, "timm/vit_tiny_patch16_224 takes 224x224 images only; set size: 224"),
-])
+@pytest.mark.parametrize(
+    "arch, size, message",
+    [
+        ("inception_v3", 64, "size is 64, but inception_v3 takes images of at least 75x75"),
+        ("vit_b_16", 128, "size is 128, but vit_b_16 takes 224x224 images only; set size: 224"),
+        ("swin_v2_t", 224, "size is 224, but swin_v2_t takes images of at least 256x256"),
+        ("timm/vit_tiny_patch16_224", 128, "timm/vit_tiny_patch16_224 takes 224x224 images only; set size: 224"),
+    ],
+)
 def test_a_size_the_architecture_cannot_take_is_refused_before_any_work(arch, size, message):
     with pytest.raises(PetsError, match=message):
-        resolve(arch).check_size(size)
-    resolve(arch).check_size(256 if arch == "swin_v2_t" else 224)
+        check_arch({**PARAMS, "arch": arch, "size": size})
+    check_arch({**PARAMS, "arch": arch, "size": 256 if arch == "swin_v2_t" else 224})

@@ -1,12 +1,23 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_sample_images
 
-from pets.augment import (IMAGENET_MEAN, IMAGENET_STD, Augment, augment_with_grid_sample, augment_with_opencv,
-                          pixel_matrices, random_lighting, random_parameters, train_view)
+from pets.data.augment import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    augment_with_grid_sample,
+    augment_with_opencv,
+    pixel_matrices,
+    random_lighting,
+    random_parameters,
+    train_view,
+)
+from tests.helpers import DEFAULT_AUGMENT, NO_AUGMENT
 
-STILL = Augment(min_scale=1.0, flip=False, max_rotate=0.0, max_zoom=1.0, max_lighting=0.0)
+STILL = NO_AUGMENT
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +32,7 @@ def draw(n, augment, seed):
 
 
 def test_the_cpu_and_gpu_ways_give_the_same_images_for_the_same_draw(photos):
-    parameters = draw(len(photos), Augment(max_rotate=30.0), seed=1)
+    parameters = draw(len(photos), replace(DEFAULT_AUGMENT, max_rotate=30.0), seed=1)
     on_gpu = augment_with_grid_sample(photos, 224, *parameters, IMAGENET_MEAN, IMAGENET_STD)
     on_cpu = augment_with_opencv(photos, 224, *parameters, IMAGENET_MEAN, IMAGENET_STD)
     assert on_cpu.shape == on_gpu.shape == (4, 3, 224, 224)
@@ -33,9 +44,13 @@ def test_pixel_matrices_map_output_pixel_centres_to_input_pixels():
     identity = torch.tensor([[[1.0, 0, 0], [0, 1, 0]]], dtype=torch.float64)
     assert torch.allclose(pixel_matrices(identity, (8, 8), 8)[0], identity[0])
     mirror = torch.tensor([[[-1.0, 0, 0], [0, 1, 0]]], dtype=torch.float64)
-    assert torch.allclose(pixel_matrices(mirror, (8, 8), 8)[0], torch.tensor([[-1.0, 0, 7], [0, 1, 0]], dtype=torch.float64))
+    assert torch.allclose(
+        pixel_matrices(mirror, (8, 8), 8)[0], torch.tensor([[-1.0, 0, 7], [0, 1, 0]], dtype=torch.float64)
+    )
     half = pixel_matrices(identity, (8, 8), 4)[0]  # 4 output pixels spread over 8 input pixels
-    assert torch.allclose(half @ torch.tensor([0.0, 0, 1], dtype=torch.float64), torch.tensor([0.5, 0.5], dtype=torch.float64))
+    assert torch.allclose(
+        half @ torch.tensor([0.0, 0, 1], dtype=torch.float64), torch.tensor([0.5, 0.5], dtype=torch.float64)
+    )
 
 
 @pytest.mark.parametrize("level", [0, 77, 255])
@@ -61,7 +76,9 @@ def test_lighting_stays_in_range_and_clamps():
 
 def test_train_view_is_the_same_for_a_seed_and_differs_between_seeds(photos):
     def view(seed):
-        return train_view(photos, 64, Augment(), IMAGENET_MEAN, IMAGENET_STD, torch.Generator().manual_seed(seed))
+        return train_view(
+            photos, 64, DEFAULT_AUGMENT, IMAGENET_MEAN, IMAGENET_STD, torch.Generator().manual_seed(seed), "opencv"
+        )
 
     assert torch.equal(view(0), view(0))
     assert not torch.equal(view(0), view(1))
@@ -71,5 +88,7 @@ def test_a_flip_is_the_mirror_image(photos):
     theta, contrast, shift = draw(len(photos), STILL, seed=0)
     mirrored = theta.clone()
     mirrored[:, :, 0] *= -1
-    plain, flipped = (augment_with_opencv(photos, 96, t, contrast, shift, (0, 0, 0), (1, 1, 1)) for t in (theta, mirrored))
+    plain, flipped = (
+        augment_with_opencv(photos, 96, t, contrast, shift, (0, 0, 0), (1, 1, 1)) for t in (theta, mirrored)
+    )
     np.testing.assert_allclose(flipped.numpy(), plain.flip(-1).numpy(), atol=1 / 255 + 1e-6)

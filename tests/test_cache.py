@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pets.cache import build_cache
+from pets.data.cache import build_cache
+from pets.data.loader import CachedSplit, batches
 from pets.errors import PetsError
-from pets.loader import CachedSplit, batches
 from tests.imagefiles import bad_kinds, odd_kinds
 
 
@@ -21,13 +21,16 @@ def write_images(root, colours):
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.new("RGB", (30, 20), colour).save(path, format="PNG")
-        rows.append({"path": name, "label": name.split("/")[-1].split("_")[0], "split": "valid" if i % 3 == 2 else "train"})
+        rows.append(
+            {"path": name, "label": name.split("/")[-1].split("_")[0], "split": "valid" if i % 3 == 2 else "train"}
+        )
     return rows
 
 
 def test_cache_holds_each_image_in_row_order_with_labels_and_statistics(tmp_path):
-    colours = {f"images/{label}_{i}.png": (10 * i, 200 if label == "b" else 0, 7) for i, label in
-               enumerate("aabbaabba")}
+    colours = {
+        f"images/{label}_{i}.png": (10 * i, 200 if label == "b" else 0, 7) for i, label in enumerate("aabbaabba")
+    }
     rows = write_images(tmp_path, colours)
     manifest = build_cache(rows, ["a", "b"], tmp_path, tmp_path, resolution=8, resize="crop", max_bad_frac=0, workers=2)
     train = np.load(tmp_path / "train.npy")
@@ -119,14 +122,19 @@ def test_a_damaged_cache_file_is_named_with_the_way_to_rebuild_it(tmp_path, dama
         array.write_bytes(array.read_bytes()[:100])
     else:
         np.save(array, np.zeros((2, 4, 4, 3), np.uint8))
-    with pytest.raises(PetsError, match=r"train.npy (cannot be read|does not match its manifest).*"
-                                        r"rebuild it with `dvc repro --force cache`"):
+    with pytest.raises(
+        PetsError,
+        match=r"train.npy (cannot be read|does not match its manifest).*"
+        r"rebuild it with `dvc repro --force cache`",
+    ):
         CachedSplit(tmp_path, "train")
 
 
 def test_too_little_disk_space_stops_before_decoding_with_the_figures(tmp_path, monkeypatch):
     rows = write_images(tmp_path, {f"images/a_{i}.png": (i, 0, 0) for i in range(9)})
-    monkeypatch.setattr("pets.cache.shutil.disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 100, 100))
+    monkeypatch.setattr(
+        "pets.data.cache.shutil.disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 100, 100)
+    )
     with pytest.raises(PetsError, match=r"the cache needs 432 bytes but only 100 are free in "):
         build_cache(rows, ["a"], tmp_path, tmp_path, resolution=4, resize="crop", max_bad_frac=0)
 
@@ -136,6 +144,9 @@ def test_a_disk_that_fills_up_while_caching_is_one_line(tmp_path, monkeypatch):
 
     def full(*args):
         raise OSError(errno.ENOSPC, "No space left on device")
+
     monkeypatch.setattr(os, "pwrite", full)  # in the decoding processes too: they are forked from this one
-    with pytest.raises(PetsError, match=r"no space left in .* while caching the train split: the cache needs about 432"):
+    with pytest.raises(
+        PetsError, match=r"no space left in .* while caching the train split: the cache needs about 432"
+    ):
         build_cache(rows, ["a"], tmp_path, tmp_path, resolution=4, resize="crop", max_bad_frac=0, workers=2)

@@ -9,6 +9,8 @@ from tests.httpserver import FileServer
 from tests.pets_archive import pets_shaped_archives, tar_bytes
 from tests.project import Project, stages_run
 
+pytestmark = pytest.mark.e2e  # a copy of the project, real dvc commands
+
 
 @pytest.fixture
 def project(tmp_path):
@@ -23,7 +25,10 @@ def test_digits_up_to_cache_then_nothing_to_do_then_only_what_a_param_touches(pr
     assert manifest["classes"] == [str(d) for d in range(10)]
     assert {s: len(v["labels"]) for s, v in manifest["splits"].items()} == {"train": 1438, "valid": 359}
     assert np.load(project.path / "data/cache/train.npy", mmap_mode="r").shape == (1438, 16, 16, 3)
-    assert project.run("git", "check-ignore", "data/raw", "data/cache", check=False).split() == ["data/raw", "data/cache"]
+    assert project.run("git", "check-ignore", "data/raw", "data/cache", check=False).split() == [
+        "data/raw",
+        "data/cache",
+    ]
 
     assert stages_run(project.run("dvc", "repro", "cache")) == []
 
@@ -35,14 +40,26 @@ def test_digits_up_to_cache_then_nothing_to_do_then_only_what_a_param_touches(pr
 def test_pets_shaped_archive_over_http_with_a_failing_first_source(project):
     images, annotations, n_images = pets_shaped_archives()
     with FileServer({"/pets/images.tar.gz": images, "/pets/annotations.tar.gz": annotations}) as server:
-        project.set_params(size=16, cache__resolution=16, datasets__pets__sources=[
-            {"archives": [{"url": f"{server.url}/gone/oxford-iiit-pet.tgz"}]},
-            {"archives": [
-                {"url": f"{server.url}/pets/images.tar.gz", "sha256": hashlib.sha256(images).hexdigest(),
-                 "size": len(images)},
-                {"url": f"{server.url}/pets/annotations.tar.gz", "sha256": hashlib.sha256(annotations).hexdigest()},
-            ]},
-        ])
+        project.set_params(
+            size=16,
+            cache__resolution=16,
+            datasets__pets__sources=[
+                {"archives": [{"url": f"{server.url}/gone/oxford-iiit-pet.tgz"}]},
+                {
+                    "archives": [
+                        {
+                            "url": f"{server.url}/pets/images.tar.gz",
+                            "sha256": hashlib.sha256(images).hexdigest(),
+                            "size": len(images),
+                        },
+                        {
+                            "url": f"{server.url}/pets/annotations.tar.gz",
+                            "sha256": hashlib.sha256(annotations).hexdigest(),
+                        },
+                    ]
+                },
+            ],
+        )
         output = project.run("dvc", "repro", "cache")
     assert stages_run(output) == ["download", "index", "cache"]
     assert "404" in output  # the first source failed and the next one was used
@@ -57,13 +74,17 @@ def test_pets_shaped_archive_over_http_with_a_failing_first_source(project):
 
 
 def test_a_download_that_is_no_archive_is_deleted_so_the_next_run_fetches_it_again(tmp_path):
-    from pets.download import prepare_dataset
+    from pets.data.recipes import prepare_dataset
     from pets.errors import PetsError
+
     images, annotations, _ = pets_shaped_archives()
     with FileServer({"/images.tar.gz": b"<p>not an archive</p>"}) as server:
         recipe = {"sources": [{"archives": [{"url": f"{server.url}/images.tar.gz"}]}]}
-        with pytest.raises(PetsError, match=r"images.tar.gz: not a tar or zip archive .*; deleted it: the next run "
-                                            r"downloads it again") as error:
+        with pytest.raises(
+            PetsError,
+            match=r"images.tar.gz: not a tar or zip archive .*; deleted it: the next run "
+            r"downloads it again",
+        ) as error:
             prepare_dataset("pets", recipe, tmp_path / "raw", tmp_path / "downloads")
         assert "\n" not in str(error.value)
         assert not [p for p in (tmp_path / "downloads").rglob("*") if p.is_file()]

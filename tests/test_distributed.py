@@ -2,17 +2,30 @@
 
 import pytest
 
+from tests.helpers import SHORT
 from tests.project import Project, stages_run
 
-SHORT = dict(data="digits", arch="resnet18", weights="none", size=16, cache__resolution=16, train__epochs=3,
-             train__epochs_unfrozen=0, train__augment__flip=False, train__batch_size=64)
-OUTPUTS = ["confusion.json", "confusion.png", "curves.png", "index.json", "metrics.json", "most_confused.json", "per_class.tsv",
-           "show_batch.png", "show_valid.png", "top_losses.png", "training"]
+pytestmark = pytest.mark.e2e  # a copy of the project, real dvc commands
+
+RUN = {**SHORT, "train__epochs": 3, "train__batch_size": 64}
+OUTPUTS = [
+    "confusion.json",
+    "confusion.png",
+    "curves.png",
+    "index.json",
+    "metrics.json",
+    "most_confused.json",
+    "per_class.tsv",
+    "show_batch.png",
+    "show_valid.png",
+    "top_losses.png",
+    "training",
+]
 
 
 def test_two_processes_write_the_same_outputs_and_learn_as_well(tmp_path):
     project = Project(tmp_path / "project", tmp_path / "torch_home")
-    project.set_params(**SHORT)
+    project.set_params(**RUN)
     project.run("dvc", "repro")
     single = project.json("metrics/metrics.json")["valid"]["error_rate"]
     project.commit("one process")

@@ -11,7 +11,7 @@ STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 
 
 def module_file(name):
-    """The project file of a dotted module name (pets.models -> pets/models.py), or None outside the project."""
+    """The project file of a dotted module name (pets.model.build -> pets/models.py), or None outside the project."""
     path = ROOT / (name.replace(".", "/") + ".py")
     return path.relative_to(ROOT).as_posix() if path.is_file() and name.split(".")[0] in ("pets", "stages") else None
 
@@ -46,5 +46,7 @@ def test_a_stage_lists_every_module_it_imports_and_no_other(stage):
     assert command.startswith("python -m stages."), command
     entry = module_file(command.split()[-1])
     listed = {dep for dep in STAGES[stage]["deps"] if dep.endswith(".py")}
-    assert listed == closure(entry), f"dvc.yaml stage {stage}: missing {sorted(closure(entry) - listed)}, " \
-                                     f"not imported {sorted(listed - closure(entry))}"
+    assert listed == closure(entry), (
+        f"dvc.yaml stage {stage}: missing {sorted(closure(entry) - listed)}, "
+        f"not imported {sorted(listed - closure(entry))}"
+    )

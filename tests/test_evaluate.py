@@ -1,9 +1,12 @@
 import torch
 
-from pets.augment import tta_views, valid_view
-from pets.evaluate import most_confused, per_class_table, predict_probs, summarize, top_losses
-from pets.loader import CachedSplit
-from pets.models import build_model
+from pets.data.augment import tta_views, valid_view
+from pets.data.loader import CachedSplit
+from pets.data.presets import Preprocess
+from pets.infer import predict_probs
+from pets.model.build import build_model
+from pets.report.metrics import most_confused, per_class_table, summarize, top_losses
+from tests.helpers import CPU
 
 CLASSES = ["cat", "dog", "fox"]
 
@@ -22,7 +25,9 @@ def test_most_confused_and_per_class_table():
     labels = [0, 0, 0, 1, 1, 2, 2, 2]
     predicted = torch.tensor([1, 1, 0, 1, 2, 1, 2, 1])
     assert most_confused(predicted, labels, CLASSES, min_count=2) == [
-        {"actual": "cat", "predicted": "dog", "count": 2}, {"actual": "fox", "predicted": "dog", "count": 2}]
+        {"actual": "cat", "predicted": "dog", "count": 2},
+        {"actual": "fox", "predicted": "dog", "count": 2},
+    ]
     rows = {r["class"]: r for r in per_class_table(predicted, labels, CLASSES)}
     assert rows["cat"] == {"class": "cat", "count": 3, "accuracy": round(1 / 3, 4), "most_confused_with": "dog"}
     assert rows["dog"]["accuracy"] == 0.5 and rows["dog"]["most_confused_with"] == "fox"
@@ -39,8 +44,9 @@ def test_tta_views_with_zero_augmentation_are_the_plain_view():
 def test_tta_predictions_are_probabilities_of_the_right_shape(colour_cache):
     split = CachedSplit(colour_cache, "valid")
     model, mean, std = build_model("resnet18", ["blue", "red"], "none", [0.5] * 3, [0.25] * 3)
-    plain = predict_probs(model, split, 16, mean, std, torch.device("cpu"))
-    tta = predict_probs(model, split, 16, mean, std, torch.device("cpu"), tta=True)
+    preprocess = Preprocess.of_cache(split.manifest, 16, mean, std)
+    plain = predict_probs(model, split, preprocess, CPU)
+    tta = predict_probs(model, split, preprocess, CPU, tta=True)
     assert plain.shape == tta.shape == (len(split), 2)
     assert torch.allclose(tta.sum(1), torch.ones(len(split)))
     assert not torch.allclose(plain, tta)
@@ -49,7 +55,8 @@ def test_tta_predictions_are_probabilities_of_the_right_shape(colour_cache):
 def test_no_top_losses_asked_for_gives_a_picture_that_says_so(colour_cache, tmp_path):
     from PIL import Image
 
-    from pets.interpret import write_interpretation
+    from pets.report.interpret import write_interpretation
+
     split = CachedSplit(colour_cache, "valid")
     probs = torch.full((len(split), 2), 0.5)
     write_interpretation(probs, split.labels.tolist(), ["blue", "red"], split, tmp_path, 0)

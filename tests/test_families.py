@@ -4,17 +4,37 @@ import pytest
 import torch
 import torchvision
 
-from pets.archs import TORCHVISION_FAMILIES, resolve, torchvision_family
-from pets.augment import Augment, valid_view
-from pets.models import build_model
-from pets.train import Recipe, make_optimizer, prepare_input, train_mode, training_step
+from pets import infer
+from pets.config.schema import check_arch
+from pets.data.presets import Preprocess
+from pets.model.archs import TORCHVISION_FAMILIES, resolve, torchvision_family
+from pets.model.build import build_model
+from pets.train.loop import training_step
+from pets.train.recipe import make_optimizer, train_mode
+from tests.helpers import CPU, PARAMS, recipe
 
-CPU = torch.device("cpu")
 # The smallest model of each family at the smallest size it takes; the largest models need no step of their own.
-SMALLEST = {"alexnet": 63, "convnext_tiny": 32, "densenet121": 32, "efficientnet_b0": 32, "efficientnet_v2_s": 33,
-            "googlenet": 32, "inception_v3": 75, "maxvit_t": 224, "mnasnet0_5": 32, "mobilenet_v3_small": 32,
-            "regnet_x_400mf": 32, "resnet18": 32, "resnext50_32x4d": 32, "shufflenet_v2_x0_5": 32,
-            "squeezenet1_1": 32, "swin_t": 224, "vgg11": 32, "vit_b_16": 224, "wide_resnet50_2": 32}
+SMALLEST = {
+    "alexnet": 63,
+    "convnext_tiny": 32,
+    "densenet121": 32,
+    "efficientnet_b0": 32,
+    "efficientnet_v2_s": 33,
+    "googlenet": 32,
+    "inception_v3": 75,
+    "maxvit_t": 224,
+    "mnasnet0_5": 32,
+    "mobilenet_v3_small": 32,
+    "regnet_x_400mf": 32,
+    "resnet18": 32,
+    "resnext50_32x4d": 32,
+    "shufflenet_v2_x0_5": 32,
+    "squeezenet1_1": 32,
+    "swin_t": 224,
+    "vgg11": 32,
+    "vit_b_16": 224,
+    "wide_resnet50_2": 32,
+}
 
 
 def test_every_torchvision_classifier_belongs_to_a_family_the_code_handles():
@@ -26,19 +46,26 @@ def test_every_torchvision_classifier_belongs_to_a_family_the_code_handles():
 @pytest.mark.parametrize("arch", list(SMALLEST))
 def test_the_smallest_of_each_family_takes_a_training_step_and_evaluates_a_batch(arch):
     size = SMALLEST[arch]
-    resolve(arch).check_size(size)
+    check_arch({**PARAMS, "arch": arch, "size": size})
     torch.manual_seed(0)
     model, mean, std = build_model(arch, ["a", "b", "c"], "none", [0.5] * 3, [0.25] * 3)
-    recipe = Recipe(arch=arch, size=size, batch_size=2, epochs=1, epochs_unfrozen=0, lr=1e-3, lr_unfrozen=(1e-4, 1e-3),
-                    body_groups=2, weight_decay=0.01, batchnorm_stats="batch", augment=Augment(), pretrained=False)
-    optimizer = make_optimizer(model, arch, [1e-3] * 3, 2, 0.01)
+    small = recipe(arch=arch, size=size, batch_size=2, lr=1e-3, lr_unfrozen=(1e-4, 1e-3), pretrained=False)
+    preprocess = Preprocess(size=size, mean=mean, std=std, resolution=size, resize="crop")
+    optimizer = make_optimizer(model, small, [1e-3] * 3)
     batch, labels = torch.randint(0, 256, (2, size, size, 3), dtype=torch.uint8), torch.tensor([0, 2])
     head = resolve(arch).head(model)
     before = head.weight.clone()
-    train_mode(model, recipe)
-    loss = training_step(model, batch, labels, optimizer, recipe, mean, std, CPU, torch.Generator().manual_seed(0))
+    train_mode(model, small, frozen=False)
+    loss = training_step(
+        model,
+        batch,
+        labels,
+        optimizer=optimizer,
+        recipe=small,
+        preprocess=preprocess,
+        runtime=CPU,
+        generator=torch.Generator().manual_seed(0),
+    )
     assert torch.isfinite(loss) and not torch.equal(before, head.weight)  # the new head was trained
     model.eval()
-    with torch.no_grad():
-        logits = model(prepare_input(valid_view(batch, size), mean, std, CPU))
-    assert logits.shape == (2, 3)
+    assert infer.log_probabilities(model, batch, preprocess, CPU).shape == (2, 3)

@@ -4,9 +4,9 @@ import socket
 
 import pytest
 
+from pets.data.fetch import Unreachable, download_path, fetch
+from pets.data.recipes import prepare_dataset
 from pets.errors import PetsError
-from pets.download import prepare_dataset
-from pets.fetch import Unreachable, download_path, fetch
 from tests.httpserver import FileServer
 
 BODY = bytes(range(256)) * 4096  # 1 MiB
@@ -67,7 +67,7 @@ def test_partial_download_resumes_with_a_range_request(tmp_path):
 
 
 def test_dropped_connection_is_retried_and_resumed(tmp_path, monkeypatch):
-    monkeypatch.setattr("pets.fetch.time.sleep", lambda s: None)
+    monkeypatch.setattr("pets.data.fetch.time.sleep", lambda s: None)
     with FileServer({"/pets.tgz": BODY}) as server:
         server.drop_after = 300_000
         path = fetch(f"{server.url}/pets.tgz", tmp_path, sha256=SHA)
@@ -99,7 +99,7 @@ def test_another_url_with_the_same_file_name_is_fetched_not_reused(tmp_path):
 
 
 def test_a_206_for_another_range_starts_the_download_over(tmp_path, monkeypatch):
-    monkeypatch.setattr("pets.fetch.time.sleep", lambda s: None)
+    monkeypatch.setattr("pets.data.fetch.time.sleep", lambda s: None)
     with FileServer({"/pets.tgz": BODY}) as server:
         partial_file(f"{server.url}/pets.tgz", tmp_path, BODY[:1000], SHA)
         server.range_offset = 500  # answers bytes 1500- to a request for 1000-
@@ -109,7 +109,7 @@ def test_a_206_for_another_range_starts_the_download_over(tmp_path, monkeypatch)
 
 
 def test_server_errors_are_retried_then_reported(tmp_path, monkeypatch):
-    monkeypatch.setattr("pets.fetch.time.sleep", lambda s: None)
+    monkeypatch.setattr("pets.data.fetch.time.sleep", lambda s: None)
     with FileServer({"/pets.tgz": BODY}) as server, pytest.raises(PetsError, match="server error 500 after 3 attempts"):
         server.status = 500
         fetch(f"{server.url}/pets.tgz", tmp_path)
@@ -145,21 +145,29 @@ def test_each_source_says_what_it_fetches_reuses_or_uses_and_a_failure_names_the
     fetch(str(tmp_path / "local.tar"), tmp_path / "downloads")
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"download: fetching {server.url}/pets.tgz"
-    assert lines[1].startswith("download: reusing ") and lines[1].endswith(f"fetched earlier from {server.url}/pets.tgz")
+    assert lines[1].startswith("download: reusing ") and lines[1].endswith(
+        f"fetched earlier from {server.url}/pets.tgz"
+    )
     assert lines[2] == f"download: using {tmp_path / 'local.tar'}"
 
 
 def test_a_download_that_trickles_is_ended_as_stalled(tmp_path, monkeypatch):
-    monkeypatch.setattr("pets.fetch.STALL_SECONDS", 0.2)
-    monkeypatch.setattr("pets.fetch.STALL_BYTES", 10 * len(BODY))
-    with FileServer({"/pets.tgz": BODY}) as server, pytest.raises(PetsError, match=r"stalled \(.* bytes in 0.2 s\) "
-                                                                                   r"after 2 attempts"):
+    monkeypatch.setattr("pets.data.fetch.STALL_SECONDS", 0.2)
+    monkeypatch.setattr("pets.data.fetch.STALL_BYTES", 10 * len(BODY))
+    with (
+        FileServer({"/pets.tgz": BODY}) as server,
+        pytest.raises(
+            PetsError,
+            match=r"stalled \(.* bytes in 0.2 s\) "
+            r"after 2 attempts",
+        ),
+    ):
         server.seconds_per_mib = 2.0
         fetch(f"{server.url}/pets.tgz", tmp_path, retries=2)
 
 
 def test_server_that_never_answers_times_out(tmp_path, monkeypatch):
-    monkeypatch.setattr("pets.fetch.time.sleep", lambda s: None)
+    monkeypatch.setattr("pets.data.fetch.time.sleep", lambda s: None)
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen()
@@ -168,7 +176,12 @@ def test_server_that_never_answers_times_out(tmp_path, monkeypatch):
 
 
 def test_too_little_disk_space_stops_before_downloading_with_the_figures(tmp_path, monkeypatch):
-    monkeypatch.setattr("pets.fetch.shutil.disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 1000, 1000))
-    with FileServer({"/pets.tgz": BODY}) as server, pytest.raises(PetsError, match="needs 1,048,576 bytes but only 1,000 are free"):
+    monkeypatch.setattr(
+        "pets.data.fetch.shutil.disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 1000, 1000)
+    )
+    with (
+        FileServer({"/pets.tgz": BODY}) as server,
+        pytest.raises(PetsError, match="needs 1,048,576 bytes but only 1,000 are free"),
+    ):
         fetch(f"{server.url}/pets.tgz", tmp_path)
     assert not (tmp_path / "pets.tgz").exists()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pets.images import load_image
+from pets.data.images import load_image
 from tests.imagefiles import bad_kinds, encode, gradient, odd_kinds
 
 

@@ -2,9 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from pets.data.index import build_index, label_reader, random_split
 from pets.errors import PetsError
-from pets.index import build_index, label_reader, random_split
-
 from tests.pets_archive import pets_text
 
 PETS_PATTERN = r"^(.+)_\d+$"
@@ -18,8 +17,16 @@ def touch(root, *names):
 
 
 def index(root, **overrides):
-    args = dict(images="images", label_rule="regex", pattern=PETS_PATTERN, csv_name="labels.csv",
-                split_rule="random", valid_frac=0.2, seed=42, skip_unlabelled=False)
+    args = dict(
+        images="images",
+        label_rule="regex",
+        pattern=PETS_PATTERN,
+        csv_name="labels.csv",
+        split_rule="random",
+        valid_frac=0.2,
+        seed=42,
+        skip_unlabelled=False,
+    )
     args.update(overrides)
     return build_index(root, **args)
 
@@ -48,12 +55,17 @@ def test_csv_rule_reads_the_table(tmp_path):
 
 def test_csv_rows_are_matched_by_path_so_equal_file_names_in_two_folders_keep_their_labels(tmp_path):
     touch(tmp_path, "images/cats/img1.png", "images/dogs/img1.png", "images/cats/img2.png", "images/dogs/img2.png")
-    (tmp_path / "labels.csv").write_text("file,label\nimages/cats/img1.png, cat\ncats/img2.png ,cat\n"
-                                         "images/dogs/img1.png,dog\n dogs/img2.png,dog\n")
+    (tmp_path / "labels.csv").write_text(
+        "file,label\nimages/cats/img1.png, cat\ncats/img2.png ,cat\nimages/dogs/img1.png,dog\n dogs/img2.png,dog\n"
+    )
     rows, classes, _ = index(tmp_path, label_rule="csv", valid_frac=0.25)
     assert classes == ["cat", "dog"]  # no " cat" beside "cat"
-    assert {r["path"]: r["label"] for r in rows} == {"images/cats/img1.png": "cat", "images/cats/img2.png": "cat",
-                                                     "images/dogs/img1.png": "dog", "images/dogs/img2.png": "dog"}
+    assert {r["path"]: r["label"] for r in rows} == {
+        "images/cats/img1.png": "cat",
+        "images/cats/img2.png": "cat",
+        "images/dogs/img1.png": "dog",
+        "images/dogs/img2.png": "dog",
+    }
 
 
 def test_a_file_listed_twice_with_different_labels_is_refused_with_its_line(tmp_path):
@@ -65,8 +77,10 @@ def test_a_file_listed_twice_with_different_labels_is_refused_with_its_line(tmp_
 
 def test_the_split_can_come_from_the_tables_split_column(tmp_path):
     touch(tmp_path, *[f"images/{c}_{n}.jpg" for c in ("cat", "dog") for n in range(3)])
-    (tmp_path / "labels.csv").write_text("file,label,split\n" + "".join(
-        f"images/{c}_{n}.jpg,{c},{['train', 'valid', 'test'][n]}\n" for c in ("cat", "dog") for n in range(3)))
+    (tmp_path / "labels.csv").write_text(
+        "file,label,split\n"
+        + "".join(f"images/{c}_{n}.jpg,{c},{['train', 'valid', 'test'][n]}\n" for c in ("cat", "dog") for n in range(3))
+    )
     rows, _, report = index(tmp_path, split_rule="csv")  # labels from the names, split from the table
     assert {r["path"]: r["split"] for r in rows}["images/dog_1.jpg"] == "valid"
     assert report["splits"] == {"train": 2, "valid": 2, "test": 2}
@@ -76,12 +90,21 @@ def test_the_split_can_come_from_the_tables_split_column(tmp_path):
 
 
 def test_non_images_are_skipped_and_counted(tmp_path):
-    touch(tmp_path, "images/Abyssinian_1.jpg", "images/Abyssinian_2.jpg", "images/beagle_1.jpg", "images/beagle_2.jpg",
-          "images/Abyssinian_100.mat", "images/.DS_Store")
+    touch(
+        tmp_path,
+        "images/Abyssinian_1.jpg",
+        "images/Abyssinian_2.jpg",
+        "images/beagle_1.jpg",
+        "images/beagle_2.jpg",
+        "images/Abyssinian_100.mat",
+        "images/.DS_Store",
+    )
     rows, _, report = index(tmp_path, valid_frac=0.25)
     assert len(rows) == 4
     assert {s["path"]: s["reason"] for s in report["skipped"]} == {
-        "images/Abyssinian_100.mat": "not an image (.mat)", "images/.DS_Store": "hidden file"}
+        "images/Abyssinian_100.mat": "not an image (.mat)",
+        "images/.DS_Store": "hidden file",
+    }
 
 
 def test_unreadable_names_stop_the_stage_showing_at_most_ten(tmp_path):
@@ -94,8 +117,14 @@ def test_unreadable_names_stop_the_stage_showing_at_most_ten(tmp_path):
 
 
 def test_unreadable_names_can_be_skipped_and_reported(tmp_path):
-    touch(tmp_path, "images/Abyssinian_1.jpg", "images/Abyssinian_2.jpg", "images/beagle_1.jpg", "images/beagle_2.jpg",
-          "images/bad.jpg")
+    touch(
+        tmp_path,
+        "images/Abyssinian_1.jpg",
+        "images/Abyssinian_2.jpg",
+        "images/beagle_1.jpg",
+        "images/beagle_2.jpg",
+        "images/bad.jpg",
+    )
     rows, _, report = index(tmp_path, skip_unlabelled=True, valid_frac=0.25)
     assert len(rows) == 4
     assert report["skipped"] == [{"path": "images/bad.jpg", "reason": "label rule cannot read the name"}]
@@ -145,8 +174,11 @@ def test_a_single_class_is_refused(tmp_path):
 
 def test_missing_images_folder_is_named_with_what_is_there_and_strip(tmp_path):
     touch(tmp_path, "oxford-iiit-pet/images/cat_1.jpg", "README")
-    with pytest.raises(PetsError, match=r"images: no such folder \(params.yaml: index.images\); .* holds README, "
-                                        r"oxford-iiit-pet/. If the archive .* set strip: 1"):
+    with pytest.raises(
+        PetsError,
+        match=r"images: no such folder \(params.yaml: index.images\); .* holds README, "
+        r"oxford-iiit-pet/. If the archive .* set strip: 1",
+    ):
         index(tmp_path)
 
 

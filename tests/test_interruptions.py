@@ -15,12 +15,14 @@ import time
 import pytest
 import torch
 
+from tests.helpers import SHORT
 from tests.httpserver import FileServer
 from tests.pets_archive import pets_shaped_archives
 from tests.project import Project
 
-DIGITS = dict(data="digits", arch="resnet18", weights="none", size=16, cache__resolution=192, train__epochs=3,
-              train__epochs_unfrozen=1, train__augment__flip=False)
+pytestmark = pytest.mark.e2e  # a copy of the project, real dvc commands
+
+DIGITS = {**SHORT, "cache__resolution": 192, "train__epochs": 3, "train__epochs_unfrozen": 1}
 CURVES = ("train_loss", "valid_loss", "error_rate", "lr")  # dvclive's files, less the timings
 
 
@@ -35,8 +37,15 @@ def sigint_not_ignored():
 
 def interrupt(project, ready, sig, delay, command=("dvc", "repro")):
     """Start `command`; `delay` seconds after `ready(output so far)` holds, signal its whole process group."""
-    process = subprocess.Popen(command, cwd=project.path, env={**project.env, "PYTHONUNBUFFERED": "1"},
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        cwd=project.path,
+        env={**project.env, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     output = []
     reader = threading.Thread(target=lambda: output.extend(process.stdout), daemon=True)
     reader.start()
@@ -69,7 +78,9 @@ def outputs(project):
     """What a finished digits run produced, in comparable form."""
     state = torch.load(project.path / "models/model.pt", weights_only=True)["state_dict"]
     return {
-        "cache": {name: digest(project.path / "data/cache" / name) for name in ("train.npy", "valid.npy", "manifest.json")},
+        "cache": {
+            name: digest(project.path / "data/cache" / name) for name in ("train.npy", "valid.npy", "manifest.json")
+        },
         "metrics": (project.path / "metrics/metrics.json").read_text(),
         "model": {k: hashlib.sha256(v.numpy().tobytes()).hexdigest() for k, v in state.items()},
         "curves": {name: (project.path / f"metrics/training/plots/metrics/{name}.tsv").read_text() for name in CURVES},
@@ -126,11 +137,20 @@ def test_training_killed_after_an_epoch_resumes_there_and_ends_byte_identical(tm
 def test_interrupted_download_resumes_and_unpacks_the_same_tree(tmp_path, sig):
     images, annotations, _ = pets_shaped_archives()
     with FileServer({"/images.tar.gz": images, "/annotations.tar.gz": annotations}) as server:
-        server.seconds_per_mib = 3 / (len(images) / 2 ** 20)  # about 3 s for the images archive
+        server.seconds_per_mib = 3 / (len(images) / 2**20)  # about 3 s for the images archive
         project = Project(tmp_path / "project", tmp_path / "torch_home")
-        project.set_params(size=16, cache__resolution=16, datasets__pets__sources=[{"archives": [
-            {"url": f"{server.url}/images.tar.gz", "sha256": hashlib.sha256(images).hexdigest()},
-            {"url": f"{server.url}/annotations.tar.gz", "sha256": hashlib.sha256(annotations).hexdigest()}]}])
+        project.set_params(
+            size=16,
+            cache__resolution=16,
+            datasets__pets__sources=[
+                {
+                    "archives": [
+                        {"url": f"{server.url}/images.tar.gz", "sha256": hashlib.sha256(images).hexdigest()},
+                        {"url": f"{server.url}/annotations.tar.gz", "sha256": hashlib.sha256(annotations).hexdigest()},
+                    ]
+                }
+            ],
+        )
         started = lambda output: any(path == "/images.tar.gz" for path, _ in server.requests)  # noqa: E731
         interrupt(project, started, sig, 1.0, command=("dvc", "repro", "index"))
         [part] = (project.path / "data/downloads").glob("*/images.tar.gz.part")
@@ -142,6 +162,10 @@ def test_interrupted_download_resumes_and_unpacks_the_same_tree(tmp_path, sig):
     assert ("/images.tar.gz", f"bytes={had}-") in server.requests  # the next run asked for the rest only
     with tarfile.open(fileobj=io.BytesIO(images)) as tar:
         in_archive = sorted(m.name for m in tar.getmembers() if m.isfile())
-    assert sorted(p.relative_to(project.path / "data/raw").as_posix()
-                  for p in (project.path / "data/raw/images").iterdir()) == in_archive
+    assert (
+        sorted(
+            p.relative_to(project.path / "data/raw").as_posix() for p in (project.path / "data/raw/images").iterdir()
+        )
+        == in_archive
+    )
     assert project.json("metrics/index.json")["classes"] == 37

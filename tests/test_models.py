@@ -5,8 +5,11 @@ import torch
 import torchvision
 
 from pets.errors import PetsError
-from pets.archs import resolve
-from pets.models import build_model, layer_groups, load_checkpoint, model_from_checkpoint, save_checkpoint
+from pets.model.archs import resolve
+from pets.model.build import build_model
+from pets.model.checkpoint import load_checkpoint, model_from_checkpoint
+from pets.model.freezing import layer_groups
+from tests.helpers import save_model
 
 DATA_STATS = ([0.5] * 3, [0.25] * 3)
 
@@ -19,7 +22,7 @@ def saved_resnet18(path, class_names, mean=(0.1, 0.1, 0.1), std=(0.2, 0.2, 0.2))
     """A seeded resnet18 for `class_names`, saved as a pets checkpoint at `path`; returns the model."""
     torch.manual_seed(0)
     model, _, _ = build_model("resnet18", class_names, "none", *DATA_STATS)
-    save_checkpoint(path, model, arch="resnet18", classes=class_names, size=32, mean=list(mean), std=list(std))
+    save_model(path, model, arch="resnet18", classes=class_names, size=32, mean=list(mean), std=list(std))
     return model
 
 
@@ -28,8 +31,9 @@ def test_unknown_arch_suggests_the_closest_names():
         resolve("resnet05")
 
 
-@pytest.mark.parametrize("arch, head", [("resnet18", "fc"), ("mobilenet_v3_small", "classifier.3"),
-                                        ("efficientnet_b0", "classifier.1")])
+@pytest.mark.parametrize(
+    "arch, head", [("resnet18", "fc"), ("mobilenet_v3_small", "classifier.3"), ("efficientnet_b0", "classifier.1")]
+)
 def test_head_is_the_last_linear_layer_and_is_replaced_for_the_classes(arch, head):
     model, _, _ = build_model(arch, classes(7), "none", *DATA_STATS)
     assert resolve(arch).head_name(model) == head and model.get_submodule(head).out_features == 7
@@ -60,6 +64,7 @@ def test_missing_imagenet_weights_without_network_say_where_and_how_out(tmp_path
 
     def offline(*args, **kwargs):
         raise urllib.error.URLError("Temporary failure in name resolution")
+
     monkeypatch.setattr(torch.hub, "urlopen", offline)
     with pytest.raises(PetsError) as error:
         build_model("resnet18", classes(37), "imagenet", *DATA_STATS)
@@ -72,9 +77,8 @@ def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
     torch.manual_seed(0)
     model, mean, std = build_model("resnet18", classes(3), "none", *DATA_STATS)
     model.eval()
-    save_checkpoint(tmp_path / "model.pt", model, arch="resnet18", classes=["a", "b", "c"], size=32, mean=mean,
-                    std=std)
-    again, meta = model_from_checkpoint(tmp_path / "model.pt")
+    save_model(tmp_path / "model.pt", model, arch="resnet18", classes=["a", "b", "c"], size=32, mean=mean, std=std)
+    again, meta, _ = model_from_checkpoint(tmp_path / "model.pt")
     x = torch.randn(2, 3, 32, 32)
     assert torch.equal(model(x), again(x))
     assert meta["classes"] == ["a", "b", "c"] and meta["size"] == 32 and meta["mean"] == mean
@@ -104,6 +108,7 @@ def test_checkpoints_are_loaded_without_unpickling_code(tmp_path):
     class Evil:
         def __reduce__(self):
             return (print, ("unpickled!",))
+
     torch.save({"state_dict": Evil()}, tmp_path / "evil.pt")
     with pytest.raises(PetsError, match="not a PyTorch checkpoint"):
         load_checkpoint(tmp_path / "evil.pt")

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pets.config.params import check_params, check_unchanged, load_params
 from pets.errors import PetsError
-from pets.params import check_params, check_unchanged, load_params
 
 
 @pytest.fixture(scope="module")
@@ -27,27 +27,45 @@ def test_the_shipped_params_are_valid(defaults):
     assert defaults["arch"] == "resnet34" and defaults["data"] == "pets"
 
 
-@pytest.mark.parametrize("key, value, message", [
-    ("data", "cifar", "data is 'cifar'; allowed: pets, digits"),
-    ("index.valid_frac", 0, "index.valid_frac is 0; it must be > 0"),
-    ("index.valid_frac", 1.5, "index.valid_frac is 1.5; it must be <= 1"),
-    ("size", -3, "size is -3; it must be > 0"),
-    ("train.batch_size", 0, "train.batch_size is 0"),
-    ("train.batch_size", 2.5, "train.batch_size must be an integer"),
-    ("train.lr_unfrozen", [1e-4, 1e-6], "the lowest rate comes first"),
-    ("index.split", "officail", "did you mean official"),
-    ("cache.resolution", 100, "cache.resolution (100) must be at least size (224)"),
-    ("train.augment.flip", "no", "train.augment.flip must be true or false"),
-    ("cache.max_bad_frac", float("nan"), "cache.max_bad_frac is nan; it must be a finite number"),
-    ("train.lr", float("inf"), "train.lr is inf; it must be a finite number"),
-    ("train.lr_unfrozen", [1e-6, float("nan")], "train.lr_unfrozen must be two positive learning rates"),
-    ("index.seed", -1, "index.seed is -1; it must be >= 0"),
-    ("train.seed", 2**40, "train.seed is 1099511627776; it must be <= 4294967295"),
-    ("train.epochs_unfrozen", 0, "train.epochs and train.epochs_unfrozen are both 0; nothing would be trained"),
-])
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("data", "cifar", "data is 'cifar'; allowed: pets, digits"),
+        ("index.valid_frac", 0, "index.valid_frac is 0; it must be > 0"),
+        ("index.valid_frac", 1.5, "index.valid_frac is 1.5; it must be <= 1"),
+        ("size", -3, "size is -3; it must be > 0"),
+        ("train.batch_size", 0, "train.batch_size is 0"),
+        ("train.batch_size", 2.5, "train.batch_size must be an integer"),
+        ("train.lr_unfrozen", [1e-4, 1e-6], "the lowest rate comes first"),
+        ("index.split", "officail", "did you mean official"),
+        ("cache.resolution", 100, "cache.resolution (100) must be at least size (224)"),
+        ("train.augment.flip", "no", "train.augment.flip must be true or false"),
+        ("cache.max_bad_frac", float("nan"), "cache.max_bad_frac is nan; it must be a finite number"),
+        ("train.lr", float("inf"), "train.lr is inf; it must be a finite number"),
+        ("train.lr_unfrozen", [1e-6, float("nan")], "train.lr_unfrozen must be two positive learning rates"),
+        ("index.seed", -1, "index.seed is -1; it must be >= 0"),
+        ("train.seed", 2**40, "train.seed is 1099511627776; it must be <= 4294967295"),
+        ("train.epochs_unfrozen", 0, "train.epochs and train.epochs_unfrozen are both 0; nothing would be trained"),
+        (
+            "arch",
+            "resnet5O",
+            "arch 'resnet5O' is neither a torchvision classification model nor a timm model; did you mean resnet50",
+        ),
+        ("size", 128, "size is 128, but vit_b_16 takes 224x224 images only; set size: 224"),
+        ("train.body_groups", 200, "train.body_groups is 200, but resnet34's body has only 108 parameter tensors"),
+        ("index.pattern", "^(.+_[0-9]+$", "is not a valid regex"),
+        ("index.pattern", "^.+_\\d+$", "needs a group"),
+        ("train.momentum", [0.95, 1.5], "train.momentum must be two momentums"),
+        ("train.head", "fastai", "train.head: fastai is for timm models; resnet34 is torchvision's"),
+        ("train.group_by", "stage", "did you mean stages"),
+        ("datasets.digits.builtin", "digit", "datasets.digits.builtin is 'digit'; allowed: digits, photos"),
+    ],
+)
 def test_bad_values_name_the_key(defaults, key, value, message):
     if key == "train.epochs_unfrozen":
         defaults = changed(defaults, "train.epochs", 0)
+    if key == "size":
+        defaults = changed(defaults, "arch", "vit_b_16")
     with pytest.raises(PetsError, match=message.replace("(", r"\(").replace(")", r"\)")):
         check_params(changed(defaults, key, value))
 
@@ -55,7 +73,9 @@ def test_bad_values_name_the_key(defaults, key, value, message):
 def test_learning_rates_in_scientific_notation_are_numbers(tmp_path):
     """As `dvc exp run -S train.lr=0.00005` writes them (5e-05), and as people type them (1e-3)."""
     text = (Path(__file__).resolve().parents[1] / "params.yaml").read_text()
-    text = text.replace("  lr: 0.002", "  lr: 5e-05").replace("lr_unfrozen: [1.0e-6, 1.0e-4]", "lr_unfrozen: [1e-5, 1e-3]")
+    text = text.replace("  lr: 0.002", "  lr: 5e-05").replace(
+        "lr_unfrozen: [1.0e-6, 1.0e-4]", "lr_unfrozen: [1e-5, 1e-3]"
+    )
     (tmp_path / "params.yaml").write_text(text)
     params = load_params(tmp_path / "params.yaml")
     assert params["train"]["lr"] == 5e-05 and params["train"]["lr_unfrozen"] == [1e-5, 1e-3]
@@ -91,6 +111,17 @@ def test_params_edited_while_a_stage_ran_are_named(tmp_path):
     (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text().replace("tta: false", "tta: true"))
     check_unchanged(params, "train", **files)  # not a param of train
     (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text().replace("  lr: 0.002", "  lr: 0.01"))
-    with pytest.raises(PetsError, match=r"params.yaml changed while the train stage ran \(train.lr was 0.002, is now "
-                                        r"0.01\); nothing was recorded: run `dvc repro` again"):
+    with pytest.raises(
+        PetsError,
+        match=r"params.yaml changed while the train stage ran \(train.lr was 0.002, is now "
+        r"0.01\); nothing was recorded: run `dvc repro` again",
+    ):
         check_unchanged(params, "train", **files)
+
+
+def test_a_timm_model_without_stages_is_told_to_group_by_count(defaults):
+    params = changed(changed(defaults, "arch", "timm/resnet34"), "train.body_groups", 5)
+    check_params(params)  # timm's resnet34: 5 stages
+    with pytest.raises(PetsError, match="train.body_groups is 6, but timm/resnet34's body has only 5 stages"):
+        check_params(changed(params, "train.body_groups", 6))
+    check_params(changed(changed(params, "train.body_groups", 6), "train.group_by", "count"))

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pets import photos
-from pets.download import prepare_dataset
+from pets.config.schema import check_recipe
+from pets.data import photos
+from pets.data.recipes import prepare_dataset
 from pets.errors import PetsError
 
 
@@ -21,7 +22,11 @@ def test_every_photograph_gives_its_class_the_asked_number_of_pets_like_jpegs(tm
         assert splits.count("train") == 2 and splits.count("valid") == 3
     for row in rows[:10]:
         with Image.open(tmp_path / row["file"]) as image:
-            assert image.format == "JPEG" and 400 <= max(image.size) <= 500 and 3 / 4 <= image.width / image.height <= 4 / 3
+            assert (
+                image.format == "JPEG"
+                and 400 <= max(image.size) <= 500
+                and 3 / 4 <= image.width / image.height <= 4 / 3
+            )
 
 
 def test_training_and_validation_crops_come_from_disjoint_parts(tmp_path, monkeypatch):
@@ -45,9 +50,12 @@ def test_training_and_validation_crops_come_from_disjoint_parts(tmp_path, monkey
 def test_the_recipe_sets_the_few_shot_count_and_rejects_unknown_or_wrong_options(tmp_path):
     prepare_dataset("photos", {"builtin": "photos", "train_per_class": 2, "valid_per_class": 1}, tmp_path / "raw", None)
     assert len(list((tmp_path / "raw/images").iterdir())) == 13 * 3
-    with pytest.raises(PetsError, match="datasets.photos: unknown key shots for builtin photos; allowed: builtin, "
-                                        "train_per_class, valid_per_class, seed"):
-        prepare_dataset("photos", {"builtin": "photos", "shots": 2}, tmp_path / "other", None)
+    with pytest.raises(
+        PetsError,
+        match="datasets.photos: unknown key shots for builtin photos; allowed: builtin, "
+        "train_per_class, valid_per_class, seed",
+    ):
+        check_recipe("photos", {"builtin": "photos", "shots": 2})
     with pytest.raises(PetsError, match=r"params.yaml: datasets.photos.train_per_class is 0; it must be >= 1"):
-        prepare_dataset("photos", {"builtin": "photos", "train_per_class": 0}, tmp_path / "other", None)
+        check_recipe("photos", {"builtin": "photos", "train_per_class": 0})
     assert not (tmp_path / "other").exists()

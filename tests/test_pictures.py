@@ -1,12 +1,20 @@
 import numpy as np
 from PIL import Image
 
-from pets.pictures import training_curves
+from pets.report.pictures import training_curves
 
 
 def history(last_error):
-    return [{"epoch": epoch, "phase": "frozen" if epoch <= 3 else "unfrozen", "train_loss": 2 / epoch,
-             "valid_loss": 1.5 / epoch, "error_rate": 0.5 / epoch if epoch < 5 else last_error} for epoch in range(1, 6)]
+    return [
+        {
+            "epoch": epoch,
+            "phase": "frozen" if epoch <= 3 else "unfrozen",
+            "train_loss": 2 / epoch,
+            "valid_loss": 1.5 / epoch,
+            "error_rate": 0.5 / epoch if epoch < 5 else last_error,
+        }
+        for epoch in range(1, 6)
+    ]
 
 
 def test_training_curves_are_a_png_that_follows_the_log(tmp_path):

@@ -8,8 +8,10 @@ import pytest
 import yaml
 from PIL import Image
 
-from pets.epoch_log import CURVES
+from pets.train.epoch_log import CURVES
 from tests.project import Project, quick_start_args, stages_run
+
+pytestmark = pytest.mark.e2e  # a copy of the project, real dvc commands
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +58,16 @@ def test_pictures_and_plots_are_there_with_data(project):
         with Image.open(project.path / "metrics" / picture) as image:
             assert image.format == "PNG" and image.size[0] >= width
     plots = json.loads(project.run("dvc", "plots", "show", "--json"))["data"]
-    declared = {"losses", "error_rate", "confusion", "metrics/curves.png", "metrics/show_batch.png",
-                "metrics/show_valid.png", "metrics/confusion.png", "metrics/top_losses.png"}
+    declared = {
+        "losses",
+        "error_rate",
+        "confusion",
+        "metrics/curves.png",
+        "metrics/show_batch.png",
+        "metrics/show_valid.png",
+        "metrics/confusion.png",
+        "metrics/top_losses.png",
+    }
     assert set(plots) == declared
     for name in ("losses", "error_rate", "confusion"):
         assert plots[name][0]["content"]["data"]["values"], name
@@ -85,20 +95,38 @@ def test_predict_agrees_with_evaluate(project):
     manifest = project.json("data/cache/manifest.json")
     valid_files = manifest["splits"]["valid"]["files"][:20]
     confusion = project.json("metrics/confusion.json")[:20]
-    predictions = json.loads(project.run("python", "-m", "pets", "predict", "--json", "--top", "2",
-                                         *[f"data/raw/{name}" for name in valid_files], stdout_only=True))
+    predictions = json.loads(
+        project.run(
+            "python",
+            "-m",
+            "pets",
+            "predict",
+            "--json",
+            "--top",
+            "2",
+            *[f"data/raw/{name}" for name in valid_files],
+            stdout_only=True,
+        )
+    )
     assert [p["path"] for p in predictions] == [f"data/raw/{name}" for name in valid_files]
     assert [p["predictions"][0]["class"] for p in predictions] == [r["predicted"] for r in confusion]
-    assert all(len(p["predictions"]) == 2 and p["predictions"][0]["probability"] >= p["predictions"][1]["probability"]
-               for p in predictions)
+    assert all(
+        len(p["predictions"]) == 2 and p["predictions"][0]["probability"] >= p["predictions"][1]["probability"]
+        for p in predictions
+    )
     folder = project.run("python", "-m", "pets", "predict", "data/raw/images", stdout_only=True)
     assert len(folder.strip().splitlines()) == 1797
 
 
 def test_predict_says_clearly_when_an_input_is_not_an_image(project):
     (project.path / "notes.txt").write_text("not a picture")
-    result = subprocess.run(["python", "-m", "pets", "predict", "notes.txt", "data/raw/images/3_1.png"],
-                            cwd=project.path, env=project.env, capture_output=True, text=True)
+    result = subprocess.run(
+        ["python", "-m", "pets", "predict", "notes.txt", "data/raw/images/3_1.png"],
+        cwd=project.path,
+        env=project.env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1
     assert "notes.txt: not an image" in result.stderr and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == "error: 1 of 2 input(s) could not be read as images (listed above)"
@@ -124,8 +152,11 @@ def test_an_arch_experiment_reruns_only_train_and_evaluate(project):
     output = project.run("dvc", "exp", "run", "-S", "arch=resnet50", "-S", "train.epochs=1")
     assert stages_run(output) == ["train", "evaluate"]
     shown = json.loads(project.run("dvc", "exp", "show", "--json"))
-    runs = [entry for commit in shown
-            for entry in [commit] + [rev for exp in commit.get("experiments") or [] for rev in exp["revs"]]]
+    runs = [
+        entry
+        for commit in shown
+        for entry in [commit] + [rev for exp in commit.get("experiments") or [] for rev in exp["revs"]]
+    ]
     archs, error_rates = [], []
     for run in runs:
         data = run["data"]

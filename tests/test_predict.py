@@ -6,15 +6,15 @@ import torch
 from PIL import Image
 
 from pets.__main__ import main
-from pets.models import build_model, save_checkpoint
+from pets.model.build import build_model
+from tests.helpers import save_model
 
 
 @pytest.fixture
 def checkpoint(tmp_path):
     torch.manual_seed(0)
     model, mean, std = build_model("resnet18", ["cat", "dog"], "none", [0.5] * 3, [0.25] * 3)
-    save_checkpoint(tmp_path / "model.pt", model, arch="resnet18", classes=["cat", "dog"], size=16, mean=mean,
-                    std=std)
+    save_model(tmp_path / "model.pt", model, arch="resnet18", classes=["cat", "dog"], size=16, mean=mean, std=std)
     return tmp_path / "model.pt"
 
 
@@ -51,7 +51,10 @@ def test_a_file_name_with_a_newline_stays_on_one_line(checkpoint, tmp_path, caps
 
 def test_a_checkpoint_of_an_unknown_arch_is_named(tmp_path):
     model, mean, std = build_model("resnet18", ["cat", "dog"], "none", [0.5] * 3, [0.25] * 3)
-    save_checkpoint(tmp_path / "odd.pt", model, arch="resnet_from_the_future", classes=["cat", "dog"], size=16,
-                    mean=mean, std=std)
+    save_model(
+        tmp_path / "odd.pt", model, arch="resnet_from_the_future", classes=["cat", "dog"], size=16, mean=mean, std=std
+    )
     status, message = run("predict", "--model", str(tmp_path / "odd.pt"), str(tmp_path))
-    assert status == 1 and f"{tmp_path / 'odd.pt'}: a model of an architecture this installation does not have" in message
+    assert (
+        status == 1 and f"{tmp_path / 'odd.pt'}: a model of an architecture this installation does not have" in message
+    )

@@ -2,14 +2,18 @@
 
 import json
 
-from pets.epoch_log import CURVES
-from pets.train import TIMINGS
+import pytest
+
+from pets.train.epoch_log import CURVES
+from pets.train.loop import TIMINGS
+from tests.helpers import SHORT
 from tests.project import Project, stages_run
 
-SHORT = dict(data="digits", arch="resnet18", weights="none", size=16, cache__resolution=16, train__epochs=1,
-             train__epochs_unfrozen=0, train__augment__flip=False)
+pytestmark = pytest.mark.e2e  # a copy of the project, real dvc commands
+
 METRICS = ("metrics.json", "confusion.json", "most_confused.json", "per_class.tsv") + tuple(
-    f"training/plots/metrics/{name}.tsv" for name in CURVES if name not in TIMINGS)
+    f"training/plots/metrics/{name}.tsv" for name in CURVES if name not in TIMINGS
+)
 
 
 def snapshot(project):

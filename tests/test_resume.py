@@ -6,11 +6,10 @@ import shutil
 import pytest
 import torch
 
-from pets.resume import Resume, fingerprint
-from pets.train import TIMINGS, fit
-from tests.test_train import model_and_stats, recipe, splits
+from pets.train.loop import TIMINGS
+from pets.train.resume import Resume, fingerprint
+from tests.helpers import fit_on, model_and_stats, recipe
 
-CPU = torch.device("cpu")
 # pretrained=True: a frozen phase of 2 epochs, then an unfrozen one of 2, each with its own optimizer and schedule
 RECIPE = dict(epochs=2, epochs_unfrozen=2, batch_size=8, seed=3)
 
@@ -31,8 +30,7 @@ def uninterrupted(colour_cache, tmp_path_factory):
         resume.save(model, optimizer, schedule, history)
         saved[len(history)] = shutil.copy(resume.path, folder / f"epoch{len(history)}.pt")
 
-    history = fit(model, *splits(colour_cache), recipe(**RECIPE), mean, std, CPU, lambda line: None,
-                  after_epoch=after_epoch)
+    history = fit_on(colour_cache, model, mean, std, recipe(**RECIPE), after_epoch=after_epoch)
     return model.state_dict(), history, saved
 
 
@@ -44,9 +42,10 @@ def test_a_run_resumed_after_any_epoch_ends_bit_identical(colour_cache, uninterr
     resumed = Resume("fingerprint", "resnet18", ["blue", "red"], saved[epoch]).load(model, lines.append)
     assert lines == [f"train: resuming after epoch {epoch} from {saved[epoch]}"]
     trained = []
-    resumed_history = fit(model, *splits(colour_cache), recipe(**RECIPE), mean, std, CPU, trained.append, resumed)
-    assert [line.split(":")[0] for line in trained] == [f"epoch {e} ({'frozen' if e <= 2 else 'unfrozen'})"
-                                                        for e in range(epoch + 1, 5)]  # only the remaining epochs
+    resumed_history = fit_on(colour_cache, model, mean, std, recipe(**RECIPE), log=trained.append, resumed=resumed)
+    assert [line.split(":")[0] for line in trained] == [
+        f"epoch {e} ({'frozen' if e <= 2 else 'unfrozen'})" for e in range(epoch + 1, 5)
+    ]  # only the remaining epochs
     assert without_timings(resumed_history) == without_timings(history)
     assert all(torch.equal(weights[name], tensor) for name, tensor in model.state_dict().items())
 
@@ -80,16 +79,21 @@ def weights_not_a_mapping(path):
     torch.save({**torch.load(path, weights_only=True), "model": [1.0, 2.0]}, path)
 
 
-@pytest.mark.parametrize("damage, run, reason", [
-    (damaged, {}, "cannot be read (RuntimeError)"),
-    (a_state_dict, {}, "is not a resume checkpoint"),
-    (weights_not_a_mapping, {}, "is not a resume checkpoint"),
-    (None, {"arch": "resnet34"}, "is for arch resnet18, not resnet34"),
-    (None, {"classes": ["blue", "green", "red"]}, "is for other classes (2, not these 3)"),
-    (None, {"fingerprint": "other params"}, "is from other params, data or code"),
-], ids=["cut short", "a state dict", "weights not a mapping", "other arch", "other classes", "other params or data"])
-def test_a_checkpoint_of_something_else_is_ignored_with_one_line(colour_cache, uninterrupted, tmp_path, damage, run,
-                                                                 reason):
+@pytest.mark.parametrize(
+    "damage, run, reason",
+    [
+        (damaged, {}, "cannot be read (RuntimeError)"),
+        (a_state_dict, {}, "is not a resume checkpoint"),
+        (weights_not_a_mapping, {}, "is not a resume checkpoint"),
+        (None, {"arch": "resnet34"}, "is for arch resnet18, not resnet34"),
+        (None, {"classes": ["blue", "green", "red"]}, "is for other classes (2, not these 3)"),
+        (None, {"fingerprint": "other params"}, "is from other params, data or code"),
+    ],
+    ids=["cut short", "a state dict", "weights not a mapping", "other arch", "other classes", "other params or data"],
+)
+def test_a_checkpoint_of_something_else_is_ignored_with_one_line(
+    colour_cache, uninterrupted, tmp_path, damage, run, reason
+):
     path = shutil.copy(uninterrupted[2][1], tmp_path / "resume.pt")
     if damage:
         damage(path)

@@ -1,19 +1,26 @@
 """The sources stage: the local files the params name are recorded, so that DVC re-runs whatever reads one that
 was replaced in place."""
 
+import pytest
 import torch
 import torchvision
 
-from pets.sources import local_files, weights_file
+from pets.data.sources import local_files, weights_file
+from tests.helpers import SHORT
 from tests.project import Project, stages_run
-from tests.test_reproducible import SHORT
+
+pytestmark = pytest.mark.e2e  # a copy of the project, real dvc commands
 
 
 def test_local_archives_are_recorded_by_size_and_mtime_and_remote_ones_left_to_their_params(tmp_path):
     archive = tmp_path / "images.tar"
     archive.write_bytes(b"tar")
-    recipe = {"sources": [{"archives": [{"url": "https://example.com/images.tar"}, {"url": str(archive)}]},
-                          {"archives": [{"url": archive.as_uri()}, {"url": str(tmp_path / "gone.tar")}]}]}
+    recipe = {
+        "sources": [
+            {"archives": [{"url": "https://example.com/images.tar"}, {"url": str(archive)}]},
+            {"archives": [{"url": archive.as_uri()}, {"url": str(tmp_path / "gone.tar")}]},
+        ]
+    }
     first = local_files(recipe)
     assert [record["url"] for record in first] == [str(archive), archive.as_uri(), str(tmp_path / "gone.tar")]
     assert first[0]["size"] == 3 and first[2] == {"url": str(tmp_path / "gone.tar"), "missing": True}

@@ -3,37 +3,18 @@ import pytest
 import torch
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-from pets.augment import Augment
 from pets.errors import PetsError
-from pets.loader import CachedSplit
-from pets.models import build_model, layer_groups
-from pets.train import TIMINGS, Recipe, fastest_kernels, fit, make_optimizer, one_cycle, phases
-
-CPU = torch.device("cpu")
-NO_AUGMENT = Augment(min_scale=1.0, flip=False, max_rotate=0.0, max_zoom=1.0, max_lighting=0.0)
-
-
-def recipe(**overrides):
-    settings = dict(arch="resnet18", size=16, batch_size=8, epochs=1, epochs_unfrozen=0, lr=1e-2, lr_unfrozen=(1e-4, 1e-2),
-                    body_groups=2, weight_decay=0.01, batchnorm_stats="batch", augment=Augment(), pretrained=True, seed=0)
-    settings.update(overrides)
-    return Recipe(**settings)
-
-
-def splits(cache):
-    return CachedSplit(cache, "train"), CachedSplit(cache, "valid")
-
-
-def model_and_stats(cache):
-    torch.manual_seed(0)
-    manifest = CachedSplit(cache, "train").manifest
-    return build_model("resnet18", manifest["classes"], "none", manifest["mean"], manifest["std"])
+from pets.model.freezing import layer_groups
+from pets.runtime.profile import Runtime
+from pets.train.loop import TIMINGS
+from pets.train.recipe import OneCycle, make_optimizer, phases
+from tests.helpers import NO_AUGMENT, fit_on, model_and_stats, recipe
 
 
 def test_a_frozen_epoch_leaves_the_body_bit_identical_and_trains_the_head(colour_cache):
     model, mean, std = model_and_stats(colour_cache)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    fit(model, *splits(colour_cache), recipe(), mean, std, CPU, log=lambda line: None)
+    fit_on(colour_cache, model, mean, std, recipe())
     after = model.state_dict()
     body = [k for k in before if not k.startswith("fc.")]
     assert all(torch.equal(before[k], after[k]) for k in body)  # weights and BatchNorm statistics alike
@@ -45,12 +26,12 @@ def test_the_unfrozen_phase_updates_every_layer_group_at_its_own_rate(colour_cac
     frozen, unfrozen = phases(recipe())
     assert frozen[3] == [0.0, 0.0, 1e-2]
     assert np.allclose(unfrozen[3], [1e-4, 1e-3, 1e-2])
-    optimizer = make_optimizer(model, "resnet18", unfrozen[3], 2, 0.01)
+    optimizer = make_optimizer(model, recipe(), unfrozen[3])
     groups = layer_groups(model, "resnet18", 2)
     assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([1e-4, 1e-3, 1e-2])
     assert [len(g["params"]) for g in optimizer.param_groups] == [len(g) for g in groups]
     before = [[p.clone() for p in g] for g in groups]
-    fit(model, *splits(colour_cache), recipe(epochs=0, epochs_unfrozen=1), mean, std, CPU, log=lambda line: None)
+    fit_on(colour_cache, model, mean, std, recipe(epochs=0, epochs_unfrozen=1))
     for group_before, group_after in zip(before, groups):
         assert any(not torch.equal(b, a) for b, a in zip(group_before, group_after))
 
@@ -62,7 +43,7 @@ def test_without_pretrained_weights_everything_trains_from_the_start():
 
 def test_one_cycle_warms_up_for_a_quarter_then_anneals():
     optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    schedule = one_cycle(optimizer, 100)
+    schedule = OneCycle(optimizer, 100, momentum=(0.9, 0.9))
     trace = []
     for _ in range(100):
         trace.append(optimizer.param_groups[0]["lr"])
@@ -70,13 +51,13 @@ def test_one_cycle_warms_up_for_a_quarter_then_anneals():
         schedule.step()
     peak = int(np.argmax(trace))
     assert trace[0] == pytest.approx(1 / 25) and peak == 25 and trace[peak] == pytest.approx(1.0)
-    assert all(a < b for a, b in zip(trace[:peak], trace[1:peak + 1]))
-    assert all(a > b for a, b in zip(trace[peak:], trace[peak + 1:])) and trace[-1] == pytest.approx(1e-5)
+    assert all(a < b for a, b in zip(trace[:peak], trace[1 : peak + 1]))
+    assert all(a > b for a, b in zip(trace[peak:], trace[peak + 1 :])) and trace[-1] == pytest.approx(1e-5)
 
 
 def test_one_cycle_works_for_a_handful_of_steps():
     optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    schedule = one_cycle(optimizer, 3)
+    schedule = OneCycle(optimizer, 3, momentum=(0.9, 0.9))
     trace = []
     for _ in range(3):
         trace.append(optimizer.param_groups[0]["lr"])
@@ -89,8 +70,9 @@ def test_training_learns_the_colours_and_is_deterministic_on_cpu(colour_cache):
     runs = []
     for _ in range(2):
         model, mean, std = model_and_stats(colour_cache)
-        runs.append(fit(model, *splits(colour_cache), recipe(pretrained=False, epochs=4, lr=3e-3, augment=NO_AUGMENT),
-                        mean, std, CPU, log=lambda line: None))
+        runs.append(
+            fit_on(colour_cache, model, mean, std, recipe(pretrained=False, epochs=4, lr=3e-3, augment=NO_AUGMENT))
+        )
     assert runs[0][-1]["error_rate"] <= 0.1
     strip = [[{k: v for k, v in row.items() if k not in TIMINGS} for row in run] for run in runs]
     assert strip[0] == strip[1]
@@ -101,13 +83,13 @@ def test_a_diverging_loss_stops_with_the_epoch_and_a_hint(colour_cache):
     with torch.no_grad():
         model.fc.weight.fill_(float("nan"))
     with pytest.raises(PetsError, match=r"became nan in epoch 1 \(frozen phase\); try a lower learning rate"):
-        fit(model, *splits(colour_cache), recipe(), mean, std, CPU, log=lambda line: None)
+        fit_on(colour_cache, model, mean, std, recipe())
 
 
 def test_a_batch_larger_than_the_training_set_is_refused_before_training(colour_cache):
     model, mean, std = model_and_stats(colour_cache)
     with pytest.raises(PetsError, match=r"train.batch_size \(64\) is larger than the training set \(36 images\)"):
-        fit(model, *splits(colour_cache), recipe(batch_size=64), mean, std, CPU, log=lambda line: None)
+        fit_on(colour_cache, model, mean, std, recipe(batch_size=64))
 
 
 def test_out_of_memory_names_the_batch_size_and_suggests_half(colour_cache, monkeypatch):
@@ -115,19 +97,23 @@ def test_out_of_memory_names_the_batch_size_and_suggests_half(colour_cache, monk
 
     def out_of_memory(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
     monkeypatch.setattr(model, "forward", out_of_memory)
-    with pytest.raises(PetsError, match=r"out of GPU memory in epoch 1 at train.batch_size 8; "
-                                        r"try -S train.batch_size=4"):
-        fit(model, *splits(colour_cache), recipe(), mean, std, CPU, log=lambda line: None)
+    with pytest.raises(
+        PetsError,
+        match=r"out of GPU memory in epoch 1 at train.batch_size 8; "
+        r"try -S train.batch_size=4",
+    ):
+        fit_on(colour_cache, model, mean, std, recipe())
 
 
 @pytest.mark.parametrize("batchnorm_stats", ["pretrained", "batch"])
-def test_unfrozen_batchnorm_keeps_the_pretrained_statistics_unless_told_to_follow_the_batches(colour_cache,
-                                                                                              batchnorm_stats):
+def test_unfrozen_batchnorm_keeps_the_pretrained_statistics_unless_told_to_follow_the_batches(
+    colour_cache, batchnorm_stats
+):
     model, mean, std = model_and_stats(colour_cache)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    fit(model, *splits(colour_cache), recipe(epochs=0, epochs_unfrozen=1, batchnorm_stats=batchnorm_stats), mean, std,
-        CPU, log=lambda line: None)
+    fit_on(colour_cache, model, mean, std, recipe(epochs=0, epochs_unfrozen=1, batchnorm_stats=batchnorm_stats))
     after = model.state_dict()
     statistics = [k for k in before if k.endswith(("running_mean", "running_var"))]
     kept = all(torch.equal(before[k], after[k]) for k in statistics)
@@ -144,23 +130,34 @@ def test_every_step_keeps_adamws_momentum_and_decays_every_parameter_that_trains
 
     def record(optimizer, args, kwargs):
         trains = [p for p in model.parameters() if p.requires_grad]
-        steps.append(({g["betas"] for g in optimizer.param_groups}, {g["weight_decay"] for g in optimizer.param_groups},
-                      sum(len(g["params"]) for g in optimizer.param_groups), len(trains)))
+        steps.append(
+            (
+                {g["betas"] for g in optimizer.param_groups},
+                {g["weight_decay"] for g in optimizer.param_groups},
+                sum(len(g["params"]) for g in optimizer.param_groups),
+                len(trains),
+            )
+        )
 
     hook = register_optimizer_step_pre_hook(record)
     try:
-        fit(model, *splits(colour_cache), recipe(epochs=1, epochs_unfrozen=1), mean, std, CPU, log=lambda line: None)
+        fit_on(colour_cache, model, mean, std, recipe(epochs=1, epochs_unfrozen=1))
     finally:
         hook.remove()
     assert len(steps) == 2 * (36 // 8)
-    assert all(betas == {(0.9, 0.999)} and decay == {0.01} and stepped == trains
-               for betas, decay, stepped, trains in steps)
+    assert all(
+        betas == {(0.9, 0.999)} and decay == {0.01} and stepped == trains for betas, decay, stepped, trains in steps
+    )
     assert [trains for *_, trains in steps] == [2] * 4 + [len(list(model.parameters()))] * 4  # the head, then all
 
 
 def test_cudnn_picks_its_fastest_kernels_on_cuda_only(monkeypatch):
     monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
-    assert fastest_kernels(torch.device("cuda", 0)) == torch.device("cuda", 0)
-    assert torch.backends.cudnn.benchmark
-    fastest_kernels(CPU)
-    assert not torch.backends.cudnn.benchmark
+    threads = torch.get_num_threads()
+    try:
+        assert Runtime.for_device(torch.device("cuda", 0), threads).activate().benchmark_kernels
+        assert torch.backends.cudnn.benchmark
+        Runtime.for_device(torch.device("cpu"), threads).activate()
+        assert not torch.backends.cudnn.benchmark
+    finally:
+        torch.set_num_threads(threads)

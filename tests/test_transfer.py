@@ -10,10 +10,24 @@ import torch
 
 from tests.project import Project, quick_start_args, stages_run
 
+pytestmark = pytest.mark.e2e  # a copy of the project, real dvc commands
+
 # A small slice of `make photos`: 5 training and 5 validation crops per photograph, 96 px, 4 + 1 epochs
 # (bench/transfer.py's SLICE).
-SLICE = ["-S", "datasets.photos.train_per_class=5", "-S", "datasets.photos.valid_per_class=5", "-S", "size=96",
-         "-S", "cache.resolution=128", "-S", "train.epochs=4", "-S", "train.epochs_unfrozen=1"]
+SLICE = [
+    "-S",
+    "datasets.photos.train_per_class=5",
+    "-S",
+    "datasets.photos.valid_per_class=5",
+    "-S",
+    "size=96",
+    "-S",
+    "cache.resolution=128",
+    "-S",
+    "train.epochs=4",
+    "-S",
+    "train.epochs_unfrozen=1",
+]
 MAX_ERROR = 0.25  # `python -m bench.transfer --slice`: 0.049 ± 0.038, at most 0.092 over 5 seeds
 
 

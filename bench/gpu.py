@@ -1,0 +1,96 @@
+"""What only a GPU can say, in one table: one prepared script for a machine with a GPU (under 8 minutes on one).
+
+    python -m bench.gpu            # on the GPU machine, from a commit of the project (make photos runs in a clone)
+    python -m bench.gpu --smoke    # the same steps, tiny, on whatever device is here: checks the script itself
+
+Rows: the pipeline's training step (bench.train's pipeline_rate) for resnet34 and resnet50 at 224 px, batch 256,
+with the Runtime's accelerator choices (bf16 autocast, channels_last, grid_sample augmentation on the device),
+eager and under torch.compile: images/s, the share of time waiting for data, peak GPU memory; then `make photos`
+end to end on the GPU: seconds and error_rate.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from bench.recipes import makefile_overrides
+from bench.repro_noop import project_clone
+from bench.train import photo_cache, pipeline_rate
+from pets.runtime.profile import runtime
+
+
+def peak_memory_gib(device):
+    return torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
+
+
+def training_rows(active, *, archs, size, batch_size, images, steps, seconds):
+    with tempfile.TemporaryDirectory() as tmp:
+        _, split = photo_cache(Path(tmp), images, size)
+        for arch in archs:
+            for compiled in (False, True):
+                if active.device.type == "cuda":
+                    torch.cuda.reset_peak_memory_stats(active.device)
+                rate, wait = pipeline_rate(
+                    arch,
+                    split,
+                    size=size,
+                    batch_size=batch_size,
+                    active=active,
+                    compile_model=compiled,
+                    steps=steps,
+                    seconds=seconds,
+                )
+                yield (
+                    f"bench.train {arch} {size}px batch {batch_size}{' torch.compile' if compiled else ''}",
+                    f"{rate:.0f} images/s",
+                    f"data wait {wait:.0%}",
+                    f"peak {peak_memory_gib(active.device):.1f} GiB",
+                )
+
+
+def photos_row(smoke):
+    """`make photos` (its -S flags from the Makefile) in a clone of the last commit; smaller when `smoke`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        project = project_clone(Path(tmp) / "project")
+        overrides = makefile_overrides("PHOTOS")
+        if smoke:
+            overrides.update(
+                {"train.epochs": "1", "train.epochs_unfrozen": "0", "size": "64", "cache.resolution": "80"}
+            )
+        flags = [word for key, value in overrides.items() for word in ("-S", f"{key}={value}")]
+        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        started = time.perf_counter()
+        subprocess.run(["dvc", "exp", "run", *flags], cwd=project, env=env, check=True, capture_output=True)
+        seconds = time.perf_counter() - started
+        error = json.loads((project / "metrics/metrics.json").read_text())["valid"]["error_rate"]
+        return (
+            "make photos end to end" + (" (smoke: 1 epoch, 64 px)" if smoke else ""),
+            f"{seconds:.0f} s",
+            f"error_rate {error:.4f}",
+            "",
+        )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, any device: check the script runs")
+    args = parser.parse_args()
+    active = runtime()
+    settings = dict(archs=["resnet34", "resnet50"], size=224, batch_size=256, images=2000, steps=30, seconds=40.0)
+    if args.smoke:
+        settings = dict(archs=["resnet18"], size=32, batch_size=8, images=40, steps=2, seconds=5.0)
+    print(f"{active}")
+    print("| what | speed | | memory |\n| --- | --- | --- | --- |")
+    for row in [*training_rows(active, **settings), photos_row(args.smoke)]:
+        print("| " + " | ".join(row) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""Where the stages read and write, relative to the project root: the one place the code names these paths.
+dvc.yaml spells them again (DVC reads only its own file); a test holds the two equal."""
+
+from pathlib import Path
+
+DOWNLOADS = Path("data/downloads")  # verified archives and partial downloads, kept between runs (not a DVC output)
+SOURCES_RECORD = Path("data/sources.json")
+WEIGHTS_RECORD = Path("data/weights.json")
+RAW = Path("data/raw")
+INDEX_DIR = Path("data/index")
+INDEX_TABLE = INDEX_DIR / "index.csv"
+CLASSES = INDEX_DIR / "classes.json"
+INDEX_REPORT = Path("metrics/index.json")
+CACHE = Path("data/cache")
+MODEL = Path("models/model.pt")
+RESUME = Path("models/resume.pt")  # not a DVC output: see pets/train/resume.py
+METRICS = Path("metrics")
+TRAINING_LOG = METRICS / "training"  # dvclive: metrics.json (the latest epoch) and plots/metrics/<name>.tsv
+CURVES = METRICS / "curves.png"
+SHOW_BATCH = METRICS / "show_batch.png"
+SHOW_VALID = METRICS / "show_valid.png"
+METRICS_JSON = METRICS / "metrics.json"
+CONFUSION = METRICS / "confusion.json"
+MOST_CONFUSED = METRICS / "most_confused.json"
+PER_CLASS = METRICS / "per_class.tsv"
+CONFUSION_PNG = METRICS / "confusion.png"
+TOP_LOSSES = METRICS / "top_losses.png"

@@ -1,0 +1,305 @@
+"""The rules of params.yaml, every one of them: the sources stage, which DVC runs first and every time, checks the
+whole file with them, so a wrong param fails in the first second, before anything is downloaded or computed. Each
+message names the key and what is allowed."""
+
+import difflib
+import math
+import re
+
+from pets.config import archs
+from pets.errors import PetsError
+
+
+def _closest(word, choices):
+    close = difflib.get_close_matches(str(word), list(choices), n=3, cutoff=0.5)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
+
+
+def one_of(*choices):
+    def check(key, value):
+        if value not in choices:
+            raise PetsError(
+                f"params.yaml: {key} is {value!r}; allowed: {', '.join(map(str, choices))}{_closest(value, choices)}"
+            )
+
+    return check
+
+
+def number(low=None, high=None, low_open=False, integer=False):
+    def check(key, value):
+        kind = "an integer" if integer else "a number"
+        if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+            raise PetsError(f"params.yaml: {key} must be {kind}, not {value!r}")
+        if not math.isfinite(value):
+            raise PetsError(f"params.yaml: {key} is {value}; it must be a finite number")
+        if low is not None and (value <= low if low_open else value < low):
+            raise PetsError(f"params.yaml: {key} is {value}; it must be {'>' if low_open else '>='} {low}")
+        if high is not None and value > high:
+            raise PetsError(f"params.yaml: {key} is {value}; it must be <= {high}")
+
+    return check
+
+
+def text(key, value):
+    if not isinstance(value, str) or not value:
+        raise PetsError(f"params.yaml: {key} must be a non-empty string, not {value!r}")
+
+
+def flag(key, value):
+    if not isinstance(value, bool):
+        raise PetsError(f"params.yaml: {key} must be true or false, not {value!r}")
+
+
+def lr_range(key, value):
+    if not (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in value)
+    ):
+        raise PetsError(f"params.yaml: {key} must be two positive learning rates [lowest, highest], not {value!r}")
+    if value[0] > value[1]:
+        raise PetsError(f"params.yaml: {key} is {value}; the lowest rate comes first")
+
+
+def count_or_auto(key, value):
+    if value != "auto" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise PetsError(f"params.yaml: {key} is {value!r}; allowed: a positive integer or auto")
+
+
+def momentum_pair(key, value):
+    if not (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1 for v in value)
+    ):
+        raise PetsError(
+            f"params.yaml: {key} must be two momentums [at the ends, in the middle] of the one-cycle, "
+            f"each in [0, 1), not {value!r}"
+        )
+
+
+def regex_with_group(key, value):
+    text(key, value)
+    try:
+        pattern = re.compile(value)
+    except re.error as error:
+        raise PetsError(f"params.yaml: {key} {value!r} is not a valid regex ({error})") from None
+    if pattern.groups < 1:
+        raise PetsError(f"params.yaml: {key} {value!r} needs a group, e.g. '^(.+)_\\d+$'")
+
+
+def mapping(key, value):
+    if not isinstance(value, dict) or not value:
+        raise PetsError(f"params.yaml: {key} must be a mapping of recipes")
+
+
+SEED = number(0, 2**32 - 1, integer=True)  # what NumPy and torch generators both take
+
+SCHEMA = {
+    "data": text,
+    "arch": text,
+    "weights": text,
+    "size": number(0, low_open=True, integer=True),
+    "threads": count_or_auto,
+    "datasets": mapping,
+    "index": {
+        "images": text,
+        "label": one_of("regex", "folder", "csv"),
+        "pattern": regex_with_group,
+        "csv": text,
+        "split": one_of("random", "official", "csv"),
+        "valid_frac": number(0, 1, low_open=True),
+        "seed": SEED,
+        "skip_unlabelled": flag,
+    },
+    "cache": {
+        "resolution": number(0, low_open=True, integer=True),
+        "resize": one_of("crop", "squish"),
+        "max_bad_frac": number(0, 1),
+        "workers": number(0, integer=True),
+    },
+    "train": {
+        "seed": SEED,
+        "batch_size": number(2, integer=True),  # BatchNorm cannot train on batches of one
+        "epochs": number(0, integer=True),
+        "epochs_unfrozen": number(0, integer=True),
+        "lr": number(0, low_open=True),
+        "lr_unfrozen": lr_range,
+        "body_groups": number(1, integer=True),
+        "weight_decay": number(0),
+        "batchnorm_stats": one_of("pretrained", "batch"),
+        "devices": count_or_auto,
+        "momentum": momentum_pair,
+        "train_bn": flag,
+        "head": one_of("linear", "fastai"),
+        "group_by": one_of("stages", "count"),
+        "decay_bn_bias": flag,
+        "augment": {
+            "min_scale": number(0, 1, low_open=True),
+            "flip": flag,
+            "max_rotate": number(0, 180),
+            "max_zoom": number(1),
+            "max_lighting": number(0, 1),
+        },
+    },
+    "evaluate": {
+        "tta": flag,
+        "top_losses": number(0, integer=True),
+    },
+}
+
+
+def _check(section, schema, prefix=""):
+    if not isinstance(section, dict):
+        raise PetsError(f"params.yaml: {prefix.rstrip('.') or 'the file'} must be a mapping")
+    for key in section:
+        if key not in schema:
+            raise PetsError(
+                f"params.yaml: unknown key {prefix}{key}{_closest(key, schema)}; allowed here: {', '.join(schema)}"
+            )
+    for key, rule in schema.items():
+        if key not in section:
+            raise PetsError(f"params.yaml: missing key {prefix}{key}")
+        if isinstance(rule, dict):
+            _check(section[key], rule, f"{prefix}{key}.")
+        else:
+            rule(f"{prefix}{key}", section[key])
+
+
+def sha256_hex(key, value):
+    text(key, value)
+    if len(value) != 64 or set(value.lower()) - set("0123456789abcdef"):
+        raise PetsError(f"params.yaml: {key} is {value!r}; a sha256 is 64 hexadecimal digits")
+
+
+ARCHIVE_RULES = {
+    "url": text,
+    "sha256": sha256_hex,
+    "size": number(0, low_open=True, integer=True),
+    "strip": number(0, integer=True),
+}
+# The built-in datasets and the options of each (the arguments of their writers in pets.data.recipes after the
+# target folder; a test holds the two equal).
+BUILTIN_OPTIONS = {"digits": (), "photos": ("train_per_class", "valid_per_class", "seed")}
+SOURCES_KEYS = {"sources", "max_unpacked_gb"}
+DEFAULT_MAX_UNPACKED_GB = 64  # a recipe without max_unpacked_gb: far above Pets (0.8 GB), stops a zip bomb early
+
+
+def check_builtin(name, recipe):
+    where = f"params.yaml: datasets.{name}"
+    if recipe["builtin"] not in BUILTIN_OPTIONS:
+        raise PetsError(f"{where}.builtin is {recipe['builtin']!r}; allowed: {', '.join(BUILTIN_OPTIONS)}")
+    allowed = BUILTIN_OPTIONS[recipe["builtin"]]
+    for key, value in recipe.items():
+        if key == "builtin":
+            continue
+        if key not in allowed:
+            raise PetsError(
+                f"{where}: unknown key {key} for builtin {recipe['builtin']}; "
+                f"allowed: {', '.join(['builtin', *allowed])}"
+            )
+        number(0 if key == "seed" else 1, integer=True)(f"datasets.{name}.{key}", value)
+
+
+def check_sources(name, recipe):
+    where = f"params.yaml: datasets.{name}"
+    if set(recipe) - SOURCES_KEYS:
+        raise PetsError(
+            f"{where}: unknown key(s) {', '.join(sorted(set(recipe) - SOURCES_KEYS))}; "
+            f"allowed: {', '.join(sorted(SOURCES_KEYS))}"
+        )
+    if "max_unpacked_gb" in recipe:
+        number(0, low_open=True)(f"datasets.{name}.max_unpacked_gb", recipe["max_unpacked_gb"])
+    for i, source in enumerate(recipe["sources"] or []):
+        archives = source.get("archives") if isinstance(source, dict) else None
+        if not archives:
+            raise PetsError(f"{where}.sources[{i}] must list its archives")
+        for j, archive in enumerate(archives):
+            if not isinstance(archive, dict) or "url" not in archive or set(archive) - set(ARCHIVE_RULES):
+                raise PetsError(
+                    f"{where}.sources[{i}]: each archive needs a url and may have only "
+                    f"{', '.join(sorted(ARCHIVE_RULES))}; got {archive!r}"
+                )
+            for key, value in archive.items():
+                ARCHIVE_RULES[key](f"datasets.{name}.sources[{i}].archives[{j}].{key}", value)
+    if not recipe["sources"]:
+        raise PetsError(f"{where}.sources is empty")
+
+
+# The kinds of dataset recipe, by the key that marks each; pets.data.recipes has the code that prepares each kind.
+RECIPE_KINDS = {"builtin": check_builtin, "sources": check_sources}
+
+
+def recipe_kind(recipe):
+    """The kind of a recipe (a key of RECIPE_KINDS), or None when it has not exactly one."""
+    kinds = [kind for kind in RECIPE_KINDS if kind in recipe] if isinstance(recipe, dict) else []
+    return kinds[0] if len(kinds) == 1 else None
+
+
+def check_recipe(name, recipe):
+    kind = recipe_kind(recipe)
+    if kind is None:
+        raise PetsError(f"params.yaml: datasets.{name} must have either `builtin: digits` or a list of `sources`")
+    RECIPE_KINDS[kind](name, recipe)
+
+
+def check_arch(params):
+    """arch, and what depends on it (size, train.body_groups, train.head), from the table of installed archs."""
+    facts = archs.lookup(params["arch"])
+    if facts is None:
+        raise PetsError(f"params.yaml: {archs.unknown(params['arch'])}")
+    name, size, train = params["arch"], params["size"], params["train"]
+    if facts.fixed_size and size != facts.fixed_size:
+        raise PetsError(
+            f"params.yaml: size is {size}, but {name} takes {facts.fixed_size}x{facts.fixed_size} images "
+            f"only; set size: {facts.fixed_size} (and cache.resolution at least that)"
+        )
+    if facts.least_size and size < facts.least_size:
+        raise PetsError(
+            f"params.yaml: size is {size}, but {name} takes images of at least {facts.least_size}x{facts.least_size}"
+        )
+    by_stages = facts.library == "timm" and train["group_by"] == "stages"
+    if by_stages and facts.stages is None:
+        raise PetsError(f"params.yaml: train.group_by is stages, but {name} names no stages; set train.group_by: count")
+    limit, parts = (facts.stages, "stages") if by_stages else (facts.tensors, "parameter tensors")
+    if train["body_groups"] > limit:
+        raise PetsError(
+            f"params.yaml: train.body_groups is {train['body_groups']}, but {name}'s body has only {limit} {parts}"
+        )
+    if train["head"] == "fastai" and facts.library != "timm":
+        raise PetsError(
+            f"params.yaml: train.head: fastai is for timm models; {name} is torchvision's "
+            "(use timm/<name>, or head: linear)"
+        )
+
+
+def check_devices(devices):
+    """More processes than GPUs cannot run on a GPU machine (on the CPU, any number of processes share the cores).
+    Asking torch costs a second, so only when more than one device is asked for."""
+    if devices == "auto" or devices == 1:
+        return
+    import torch  # noqa: PLC0415 - only here: torch takes seconds to import, every other check milliseconds
+
+    if torch.cuda.is_available() and devices > torch.cuda.device_count():
+        raise PetsError(
+            f"params.yaml: train.devices is {devices} but this machine has {torch.cuda.device_count()} GPU(s)"
+        )
+
+
+def check_params(params):
+    """Raise PetsError naming the first key whose value is wrong; return params unchanged."""
+    _check(params, SCHEMA)
+    for name, recipe in params["datasets"].items():
+        check_recipe(name, recipe)
+    if params["data"] not in params["datasets"]:
+        one_of(*params["datasets"])("data", params["data"])
+    if params["train"]["epochs"] + params["train"]["epochs_unfrozen"] == 0:
+        raise PetsError("params.yaml: train.epochs and train.epochs_unfrozen are both 0; nothing would be trained")
+    if params["cache"]["resolution"] < params["size"]:
+        raise PetsError(
+            f"params.yaml: cache.resolution ({params['cache']['resolution']}) must be at least "
+            f"size ({params['size']}): the cache stores images a little above the training size"
+        )
+    check_arch(params)
+    check_devices(params["train"]["devices"])
+    return params

@@ -1,0 +1,41 @@
+"""The one forward pass of a trained model: validation, evaluation and prediction all call it."""
+
+import torch
+
+from pets.data.loader import batches
+from pets.progress import progress
+
+BATCH_SIZE = 128  # images per forward pass when nothing trains: validation, evaluation and prediction
+
+
+@torch.no_grad()
+def log_probabilities(model, pixels, preprocess, runtime, tta=False):
+    """(N, classes) float32 log-probabilities of a uint8 NHWC batch already on the runtime's device; with `tta`, of
+    the probabilities averaged over the test-time views."""
+    probs = 0
+    views = preprocess.views(pixels, tta)
+    for view in views:
+        with runtime.autocast():
+            logits = model(runtime.input_layout(view))
+        probs = probs + logits.float().softmax(1)  # in float32, whatever autocast computed the logits in
+    if len(views) == 1:
+        return logits.float().log_softmax(1)
+    return (probs / len(views)).log()
+
+
+@torch.no_grad()
+def split_log_probabilities(model, split, preprocess, runtime, tta=False, batch_size=BATCH_SIZE):
+    """(log-probabilities, labels) on the device for this process's shard of a CachedSplit, in order."""
+    model.eval()
+    out, labels = [], []
+    loader = batches(split, batch_size, shuffle=False, pin_memory=runtime.pin_memory)
+    for pixels, batch_labels in progress(loader, desc="predict", unit=" batch", leave=False):
+        pixels, batch_labels = runtime.to_device(pixels, batch_labels)
+        out.append(log_probabilities(model, pixels, preprocess, runtime, tta))
+        labels.append(batch_labels)
+    return torch.cat(out), torch.cat(labels)
+
+
+def predict_probs(model, split, preprocess, runtime, tta=False):
+    """(N, classes) probabilities of a whole CachedSplit, on the CPU."""
+    return split_log_probabilities(model, split, preprocess, runtime, tta)[0].exp().cpu()

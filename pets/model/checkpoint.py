@@ -1,0 +1,48 @@
+"""The format of models/model.pt: the weights with everything needed to rebuild and use the model without
+params.yaml (arch, classes, and the eval preset: size, mean, std, resolution, resize)."""
+
+import torch
+
+from pets.atomic import atomic_path
+from pets.data.presets import Preprocess
+from pets.errors import PetsError
+from pets.model.archs import load_into, resolve
+
+
+def load_checkpoint(path):
+    """A checkpoint of ours ({'arch', 'classes', 'state_dict', ...}) or a bare state dict, loaded safely."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise PetsError(f"{path}: weights file not found (params.yaml: weights)") from None
+    except Exception as error:  # noqa: BLE001 - pickle, zip and format errors all mean "not a checkpoint"
+        raise PetsError(f"{path}: not a PyTorch checkpoint or state dict ({type(error).__name__})") from None
+    if not isinstance(checkpoint, dict):
+        raise PetsError(f"{path}: not a PyTorch checkpoint or state dict")
+    return checkpoint if "state_dict" in checkpoint else {"state_dict": checkpoint}
+
+
+def save_checkpoint(path, model, *, arch, classes, preprocess):
+    """The model, its arch and classes, and how new images are prepared for it (`preprocess`); written atomically."""
+    checkpoint = {
+        "arch": arch,
+        "classes": list(classes),
+        **preprocess.to_checkpoint(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
+    with atomic_path(path) as tmp:
+        torch.save(checkpoint, tmp)
+
+
+def model_from_checkpoint(path):
+    """(model in eval mode, checkpoint metadata, Preprocess) from a models/model.pt."""
+    checkpoint = load_checkpoint(path)
+    if "arch" not in checkpoint or "classes" not in checkpoint:
+        raise PetsError(f"{path}: not a pets model (it has no arch and class list)")
+    try:
+        spec = resolve(checkpoint["arch"])
+    except PetsError as error:
+        raise PetsError(f"{path}: a model of an architecture this installation does not have ({error})") from None
+    model = spec.create(len(checkpoint["classes"]))
+    load_into(model, checkpoint["state_dict"], path, checkpoint["arch"])
+    return model.eval(), checkpoint, Preprocess.from_checkpoint(checkpoint)

@@ -1,0 +1,34 @@
+"""Write what the validation predictions say, as files under metrics/."""
+
+from pathlib import Path
+
+from pets.atomic import write_json, write_text
+from pets.config import layout
+from pets.report.metrics import confusion_records, most_confused, per_class_table, per_image_loss, top_losses
+from pets.report.pictures import confusion_matrix, image_grid
+
+
+def write_interpretation(probs, labels, classes, split, out, n_top_losses):
+    """confusion.json (DVC's confusion template), most_confused.json, per_class.tsv, confusion.png, top_losses.png."""
+    out = Path(out)
+    predicted = probs.argmax(1)
+    write_json(out / layout.CONFUSION.name, confusion_records(predicted, labels, classes))
+    write_json(out / layout.MOST_CONFUSED.name, most_confused(predicted, labels, classes))
+    rows = per_class_table(predicted, labels, classes)
+    write_text(
+        out / layout.PER_CLASS.name,
+        "class\tcount\taccuracy\tmost_confused_with\n"
+        + "".join(f"{r['class']}\t{r['count']}\t{r['accuracy']}\t{r['most_confused_with']}\n" for r in rows),
+    )
+    confusion_matrix(predicted.tolist(), labels, classes, out / layout.CONFUSION_PNG.name)
+    losses = per_image_loss(probs, labels)
+    worst = top_losses(probs, labels, n_top_losses)
+    titles = [
+        f"{classes[predicted[i]]} / {classes[labels[i]]} / {losses[i]:.2f} / {probs[i, labels[i]]:.2f}" for i in worst
+    ]
+    image_grid(
+        split[worst][0].numpy(),
+        titles,
+        out / layout.TOP_LOSSES.name,
+        heading="prediction / actual / loss / probability of actual" if worst else "evaluate.top_losses is 0",
+    )

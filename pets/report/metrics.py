@@ -1,0 +1,61 @@
+"""What predictions say: error rate, accuracy, confusions, the worst mistakes."""
+
+from collections import Counter
+
+import torch
+import torch.nn.functional as F
+
+
+def summarize(probs, labels):
+    """error_rate, accuracy, top-5 accuracy, mean loss and count for probabilities and true labels."""
+    labels = torch.as_tensor(labels)
+    predicted = probs.argmax(1)
+    top5 = probs.topk(min(5, probs.shape[1]), dim=1).indices
+    losses = per_image_loss(probs, labels)
+    accuracy = (predicted == labels).float().mean().item()
+    return {
+        "error_rate": round(1 - accuracy, 6),
+        "accuracy": round(accuracy, 6),
+        "top5_accuracy": round((top5 == labels[:, None]).any(1).float().mean().item(), 6),
+        "loss": round(losses.mean().item(), 6),
+        "count": len(labels),
+    }
+
+
+def per_image_loss(probs, labels):
+    return F.nll_loss(probs.clamp_min(1e-12).log(), torch.as_tensor(labels), reduction="none")
+
+
+def confusion_records(predicted, labels, classes):
+    """One {'actual', 'predicted'} record per image, for DVC's confusion template."""
+    return [{"actual": classes[a], "predicted": classes[p]} for a, p in zip(labels, predicted.tolist())]
+
+
+def most_confused(predicted, labels, classes, min_count=2):
+    """[(actual, predicted, count)] of off-diagonal pairs seen at least `min_count` times, most frequent first."""
+    pairs = Counter((classes[a], classes[p]) for a, p in zip(labels, predicted.tolist()) if a != p)
+    ranked = sorted(pairs.items(), key=lambda item: (-item[1], item[0]))
+    return [{"actual": a, "predicted": p, "count": n} for (a, p), n in ranked if n >= min_count]
+
+
+def per_class_table(predicted, labels, classes):
+    """Rows of class, count, accuracy and the most frequent wrong guess."""
+    rows = []
+    for number, name in enumerate(classes):
+        guesses = [p for a, p in zip(labels, predicted.tolist()) if a == number]
+        wrong = Counter(classes[p] for p in guesses if p != number)
+        rows.append(
+            {
+                "class": name,
+                "count": len(guesses),
+                "accuracy": round(sum(p == number for p in guesses) / len(guesses), 4) if guesses else None,
+                "most_confused_with": wrong.most_common(1)[0][0] if wrong else "",
+            }
+        )
+    return rows
+
+
+def top_losses(probs, labels, k):
+    """Indices of the k images with the highest loss, worst first."""
+    losses = per_image_loss(probs, labels)
+    return losses.topk(min(k, len(losses))).indices.tolist()

@@ -1,0 +1,112 @@
+"""Pictures people would rather look at than read: image grids and the confusion matrix."""
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from pets.atomic import atomic_path  # noqa: E402
+from pets.data.augment import train_view, valid_view  # noqa: E402
+
+
+def _save(figure, path):
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=80)
+    plt.close(figure)
+
+
+def image_grid(images, titles, path, heading="", columns=3, cell=3.0):
+    """Save HWC uint8 (or float 0..1) images in a grid, each with its title, under a heading."""
+    rows = max(1, math.ceil(len(images) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * cell, rows * cell + 0.3), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, title in zip(axes.flat, images, titles):
+        ax.imshow(np.asarray(image), interpolation="nearest" if np.asarray(image).shape[0] < 64 else "antialiased")
+        ax.set_title(title, fontsize=8)
+    figure.suptitle(heading, fontsize=9)
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def confusion_matrix(predicted, labels, classes, path):
+    """Counts of actual (rows) against predicted (columns), readable at 37 classes."""
+    n = len(classes)
+    matrix = np.zeros((n, n), dtype=int)
+    np.add.at(matrix, (np.asarray(labels), np.asarray(predicted)), 1)
+    side = max(5.0, 0.32 * n + 2)
+    figure, ax = plt.subplots(figsize=(side, side))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(n), classes, rotation=90, fontsize=7)
+    ax.set_yticks(range(n), classes, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual")
+    for (i, j), count in np.ndenumerate(matrix):
+        if count:
+            ax.text(
+                j,
+                i,
+                count,
+                ha="center",
+                va="center",
+                fontsize=6,
+                color="white" if count > matrix.max() / 2 else "black",
+            )
+    ax.set_title("confusion matrix")
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def show_batch(split, size, augment, classes, path, n=9, seed=0):
+    """A grid of `n` images of a CachedSplit as the model sees them (augmented when `augment` is given)."""
+    rows = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))[:n].tolist()
+    pixels, labels = split[rows]
+    if augment is None:
+        images = valid_view(pixels, size)
+    else:
+        images = train_view(pixels, size, augment, (0, 0, 0), (1, 1, 1), torch.Generator().manual_seed(seed), "opencv")
+    image_grid(images.permute(0, 2, 3, 1).numpy(), [classes[i] for i in labels.tolist()], path)
+
+
+def training_curves(history, path):
+    """fast.ai's `plot_loss` and more: training and validation loss, and the error rate, per epoch, with the
+    epochs of each phase (frozen, unfrozen, ...) shaded and named."""
+    epochs = [row["epoch"] for row in history]
+    figure, (losses, errors) = plt.subplots(1, 2, figsize=(10, 4))
+    losses.plot(epochs, [row["train_loss"] for row in history], marker="o", label="train_loss")
+    losses.plot(epochs, [row["valid_loss"] for row in history], marker="o", label="valid_loss")
+    errors.plot(epochs, [row["error_rate"] for row in history], marker="o", color="tab:red", label="error_rate")
+    phases = [
+        (row["phase"], row["epoch"])
+        for i, row in enumerate(history)
+        if i == 0 or row["phase"] != history[i - 1]["phase"]
+    ]
+    ends = [start - 1 for _, start in phases[1:]] + [epochs[-1] if epochs else 0]
+    for ax, ylabel in ((losses, "loss"), (errors, "validation error rate")):
+        for (phase, start), end, shade in zip(phases, ends, ("tab:blue", "tab:orange", "tab:green")):
+            ax.axvspan(start - 0.5, end + 0.5, color=shade, alpha=0.08)
+            ax.text((start + end) / 2, 1.01, phase, transform=ax.get_xaxis_transform(), ha="center", fontsize=8)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.set_xticks(epochs)
+        ax.legend()
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def lr_curve(rates, losses, suggested, path):
+    """The learning-rate finder's smoothed loss against the rate (log axis), with the suggestions marked."""
+    figure, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(rates, losses)
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("smoothed loss")
+    for (name, rate), colour in zip(suggested.items(), ("red", "green")):
+        ax.axvline(rate, color=colour, linestyle="--", label=f"{name}: {rate:.1e}")
+    ax.legend()
+    figure.tight_layout()
+    _save(figure, path)

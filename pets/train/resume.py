@@ -1,0 +1,102 @@
+"""Resumable training: after every epoch, what it takes to go on from there, written atomically.
+
+The checkpoint (models/resume.pt) is not a DVC output: DVC leaves files it does not know alone between runs,
+while a `persist: true` output would switch off DVC's run cache for the train stage. It belongs to one
+fingerprint (the train stage's params, the pixel cache, the weights file and the code that trains); training
+from anything else starts from epoch 1. It is deleted once training has finished.
+"""
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from pets.atomic import atomic_path
+from pets.config import layout
+from pets.config.params import stage_param_keys
+from pets.config.weights import Weights
+
+
+def _file_digest(path):
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def fingerprint(params, cache_dir, stage="train"):
+    """sha256 of what decides a run's result: the stage's params, the cache's files, a weights file if one is
+    named, and the source of every project module this process has imported."""
+    digest = hashlib.sha256()
+    for key in stage_param_keys(stage):
+        value = params
+        for part in key.split("."):
+            value = value[part]
+        digest.update(json.dumps([key, value], sort_keys=True).encode())
+    files = sorted(Path(cache_dir).iterdir())
+    weights = Weights.parse(params["weights"])
+    if weights.kind == "file" and weights.path.is_file():
+        files.append(weights.path)
+    modules = sorted(name for name in sys.modules if name.split(".")[0] in ("__main__", "pets", "stages"))
+    files += [Path(sys.modules[name].__file__) for name in modules if getattr(sys.modules[name], "__file__", None)]
+    for path in files:
+        digest.update(f"{path.name}:{_file_digest(path)}".encode())
+    return digest.hexdigest()
+
+
+class Resume:
+    """The resume checkpoint of one training run: `arch` on `classes`, identified by `fingerprint`."""
+
+    def __init__(self, fingerprint, arch, classes, path=layout.RESUME):
+        self.fingerprint, self.arch, self.classes, self.path = fingerprint, arch, list(classes), Path(path)
+
+    def load(self, model, log=print):
+        """The saved state (epoch, history, optimizer, schedule) after loading its weights into `model`; None,
+        with one line saying why when there was a checkpoint, to train from epoch 1. Nothing is loaded half:
+        every check comes before the model changes."""
+        if not self.path.exists():
+            return None
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as error:  # noqa: BLE001 - a cut, damaged or foreign file: all mean "cannot be used"
+            return self._ignore(f"cannot be read ({type(error).__name__})", log)
+        if not (
+            isinstance(state, dict)
+            and {"fingerprint", "arch", "classes", "epoch", "model"} <= set(state)
+            and isinstance(state["model"], dict)
+        ):
+            return self._ignore("is not a resume checkpoint", log)
+        if state["arch"] != self.arch:
+            return self._ignore(f"is for arch {state['arch']}, not {self.arch}", log)
+        if state["classes"] != self.classes:
+            return self._ignore(f"is for other classes ({len(state['classes'])}, not these {len(self.classes)})", log)
+        if state["fingerprint"] != self.fingerprint:
+            return self._ignore("is from other params, data or code", log)
+        expected = {name: tensor.shape for name, tensor in model.state_dict().items()}
+        if {name: tensor.shape for name, tensor in state["model"].items()} != expected:
+            return self._ignore("does not fit the model", log)
+        model.load_state_dict(state["model"])
+        log(f"train: resuming after epoch {state['epoch']} from {self.path}")
+        return state
+
+    def _ignore(self, reason, log):
+        log(f"train: {self.path} {reason}; ignored, training from epoch 1")
+        return None
+
+    def save(self, model, optimizer, schedule, history):
+        """Everything to go on after the last epoch of `history` (the model, optimizer and schedule as they are)."""
+        state = {
+            "fingerprint": self.fingerprint,
+            "arch": self.arch,
+            "classes": self.classes,
+            "epoch": len(history),
+            "history": history,
+            "model": {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()},
+            "optimizer": optimizer.state_dict(),
+            "schedule": schedule.state_dict(),
+        }
+        with atomic_path(self.path) as tmp:
+            torch.save(state, tmp)
+
+    def finish(self):
+        self.path.unlink(missing_ok=True)
