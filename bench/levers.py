@@ -1,6 +1,7 @@
 """Where this pipeline's recipe departs from fastai's, each lever measured on its own, over seeds.
 
-    python -m bench.levers [--seeds 5] [--photos-k 10] [--digits-k 30] [--levers name,name]   # 59 min on 2 cores
+    python -m bench.levers [--seeds 5] [--photos-k 10] [--digits-k 30]   # 59 min on 2 cores
+    python -m bench.levers --datasets photos --levers 'train_bn,momentum cycled'   # a part of it
 
 On the datasets of bench.vs_fastai (the built-in photos, k crops per class; the digits, k per class at 64 px),
 `make photos`' recipe on Lite0 with its packaged ImageNet weights, once as the pipeline has it ("pipeline") and
@@ -92,32 +93,35 @@ def main():
     parser.add_argument("--photos-k", type=int, default=10)
     parser.add_argument("--digits-k", type=int, default=30)
     parser.add_argument("--levers", default=",".join(LEVERS), help="comma-separated, from: " + ", ".join(LEVERS))
+    parser.add_argument("--datasets", default="photos,digits", help="comma-separated: photos, digits")
     args = parser.parse_args()
     levers = ["pipeline", *[lever for lever in args.levers.split(",") if lever != "pipeline"]]
     unknown = set(levers) - set(LEVERS)
     if unknown:
         parser.error(f"unknown levers: {', '.join(sorted(unknown))}")
     started, results = time.perf_counter(), {}
-    resolution = quick_start_params("PHOTOS")["cache"]["resolution"]
-    measure(
-        f"photos, k={args.photos_k}",
-        args.seeds,
-        lambda seed: cache(*photo_rows(args.photos_k, seed), resolution, "crop"),
-        {},
-        levers,
-        results,
-    )
-    root, rows, classes = digits_rows()
-    measure(
-        f"digits, k={args.digits_k}",
-        args.seeds,
-        lambda seed: cache(
-            root, digits_few_shot_rows(rows, classes, args.digits_k, seed), classes, DIGITS_SIZE, "squish"
-        ),
-        ON_DIGITS,
-        levers,
-        results,
-    )
+    if "photos" in args.datasets:
+        resolution = quick_start_params("PHOTOS")["cache"]["resolution"]
+        measure(
+            f"photos, k={args.photos_k}",
+            args.seeds,
+            lambda seed: cache(*photo_rows(args.photos_k, seed), resolution, "crop"),
+            {},
+            levers,
+            results,
+        )
+    if "digits" in args.datasets:
+        root, rows, classes = digits_rows()
+        measure(
+            f"digits, k={args.digits_k}",
+            args.seeds,
+            lambda seed: cache(
+                root, digits_few_shot_rows(rows, classes, args.digits_k, seed), classes, DIGITS_SIZE, "squish"
+            ),
+            ON_DIGITS,
+            levers,
+            results,
+        )
     report(results, args.seeds)
     print(f"\n{time.perf_counter() - started:.0f} s in all")
 

@@ -8,7 +8,7 @@ Three ways for each dataset and seed, back to back in one process:
 (l) fastai, lesson 1's calls: `vision_learner`, `fit_one_cycle(frozen epochs)`, `unfreeze()`,
     `fit_one_cycle(unfrozen epochs, lr_max=slice(1e-6, 1e-4))`;
 (f) fastai's `fine_tune` with its defaults (one frozen epoch, the rest of the budget unfrozen).
-Both systems get tf_efficientnet_lite0 with the packaged ImageNet weights (pets/lite0.py). fastai reads the image
+Both systems get tf_efficientnet_lite0 with the packaged ImageNet weights (pets/model/lite0.py). fastai reads the image
 files through its DataLoaders: `Resize` to the cache's resolution, `aug_transforms` with the pipeline's
 augmentation settings (no warp: the pipeline has none), `Normalize` with Lite0's statistics.
 Datasets: the built-in photos at k = 5 and 10 labelled crops per class (20 validation crops each), and the digits

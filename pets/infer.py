@@ -12,15 +12,16 @@ BATCH_SIZE = 128  # images per forward pass when nothing trains: validation, eva
 def log_probabilities(model, pixels, preprocess, runtime, tta=False):
     """(N, classes) float32 log-probabilities of a uint8 NHWC batch already on the runtime's device; with `tta`, of
     the probabilities averaged over the test-time views."""
-    probs = 0
-    views = preprocess.views(pixels, tta)
-    for view in views:
+    logits = []
+    for view in preprocess.views(pixels, tta):
         with runtime.autocast():
-            logits = model(runtime.input_layout(view))
-        probs = probs + logits.float().softmax(1)  # in float32, whatever autocast computed the logits in
-    if len(views) == 1:
-        return logits.float().log_softmax(1)
-    return (probs / len(views)).log()
+            logits.append(model(runtime.input_layout(view)).float())  # float32, whatever autocast computed in
+    if len(logits) == 1:
+        return logits[0].log_softmax(1)
+    probs = 0
+    for view_logits in logits:
+        probs = probs + view_logits.softmax(1)
+    return (probs / len(logits)).log()
 
 
 @torch.no_grad()

@@ -53,3 +53,16 @@ def bad_kinds():
     """{file name: bytes} that no decoder can read."""
     good = encode(gradient(), "JPEG")
     return {"empty.jpg": b"", "text.jpg": b"this is not an image\n", "truncated.jpg": good[: len(good) // 2]}
+
+
+def write_images(root, colours):
+    """{relative path: RGB colour} as solid PNGs; return index rows (label from the name)."""
+    rows = []
+    for i, (name, colour) in enumerate(colours.items()):
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (30, 20), colour).save(path, format="PNG")
+        rows.append(
+            {"path": name, "label": name.split("/")[-1].split("_")[0], "split": "valid" if i % 3 == 2 else "train"}
+        )
+    return rows

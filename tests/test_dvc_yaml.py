@@ -11,7 +11,7 @@ STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 
 
 def module_file(name):
-    """The project file of a dotted module name (pets.model.build -> pets/models.py), or None outside the project."""
+    """The project file of a dotted module name (pets.model.build -> pets/model/build.py), else None."""
     path = ROOT / (name.replace(".", "/") + ".py")
     return path.relative_to(ROOT).as_posix() if path.is_file() and name.split(".")[0] in ("pets", "stages") else None
 
