@@ -1,12 +1,12 @@
 """Command line: `python -m pets predict IMAGE|FOLDER ...` and `python -m pets lr_find`."""
 
 import argparse
+import dataclasses
 import json
 import sys
 
 from pets.config import layout
 from pets.errors import PetsError, report_errors
-from pets.infer import BATCH_SIZE
 
 
 def shown(path):
@@ -29,6 +29,9 @@ def predict_command(args):
     from pets.runtime.profile import runtime
 
     model, checkpoint, preprocess = model_from_checkpoint(args.model)
+    active = runtime()
+    if args.batch_size:
+        active = dataclasses.replace(active, inference_batch=args.batch_size)
     paths = image_paths(args.inputs)
     if not paths:
         raise PetsError(f"no images (by suffix: {', '.join(sorted(IMAGE_SUFFIXES))}) in {', '.join(args.inputs)}")
@@ -37,9 +40,8 @@ def predict_command(args):
         classes=checkpoint["classes"],
         preprocess=preprocess,
         paths=paths,
-        runtime=runtime(),
+        runtime=active,
         top_k=args.top,
-        batch_size=args.batch_size,
     )
     results, failed = [], 0
     for path, top, error in predictions:
@@ -72,7 +74,7 @@ def main(argv=None):
     predict.add_argument("inputs", nargs="+", help="image files or folders of images")
     predict.add_argument("--model", default=str(layout.MODEL))
     predict.add_argument("--top", type=at_least_one, default=3, help="classes per image")
-    predict.add_argument("--batch-size", type=at_least_one, default=BATCH_SIZE)
+    predict.add_argument("--batch-size", type=at_least_one, help="images per batch (default: the device's)")
     predict.add_argument("--json", action="store_true", help="print JSON instead of text")
     predict.set_defaults(run=predict_command)
     lr_find = commands.add_parser("lr_find", help="learning-rate range test on the cached training split")

@@ -5,8 +5,6 @@ import torch
 from pets.data.loader import batches
 from pets.progress import progress
 
-BATCH_SIZE = 128  # images per forward pass when nothing trains: validation, evaluation and prediction
-
 
 @torch.no_grad()
 def log_probabilities(model, pixels, preprocess, runtime, tta=False):
@@ -25,11 +23,11 @@ def log_probabilities(model, pixels, preprocess, runtime, tta=False):
 
 
 @torch.no_grad()
-def split_log_probabilities(model, split, preprocess, runtime, tta=False, batch_size=BATCH_SIZE):
+def split_log_probabilities(model, split, preprocess, runtime, tta=False):
     """(log-probabilities, labels) on the device for this process's shard of a CachedSplit, in order."""
     model.eval()
     out, labels = [], []
-    loader = batches(split, batch_size, shuffle=False, pin_memory=runtime.pin_memory)
+    loader = batches(split, runtime.inference_batch, shuffle=False, pin_memory=runtime.pin_memory)
     for pixels, batch_labels in progress(loader, desc="predict", unit=" batch", leave=False):
         pixels, batch_labels = runtime.to_device(pixels, batch_labels)
         out.append(log_probabilities(model, pixels, preprocess, runtime, tta))

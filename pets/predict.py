@@ -8,7 +8,7 @@ from torch.utils.data import DataLoader, Dataset
 from pets.data.images import load_image
 from pets.data.index import IMAGE_SUFFIXES
 from pets.errors import PetsError
-from pets.infer import BATCH_SIZE, log_probabilities
+from pets.infer import log_probabilities
 from pets.progress import progress
 
 
@@ -46,11 +46,14 @@ def _collate(items):
 
 
 @torch.no_grad()
-def predict_files(model, *, classes, preprocess, paths, runtime, top_k=3, batch_size=BATCH_SIZE, workers=2):
+def predict_files(model, *, classes, preprocess, paths, runtime, top_k=3, workers=2):
     """Yield (path, [(class, probability)] or None, error) per path, in order."""
     runtime.place(model).eval()
     loader = DataLoader(
-        ImageFiles(paths, preprocess), batch_size=batch_size, num_workers=min(workers, len(paths)), collate_fn=_collate
+        ImageFiles(paths, preprocess),
+        batch_size=runtime.inference_batch,
+        num_workers=min(workers, len(paths)),
+        collate_fn=_collate,
     )
     done = 0
     for items in progress(loader, desc="predict", unit=" batch"):
