@@ -1,13 +1,18 @@
 """The one forward pass of a trained model: validation, evaluation and prediction all call it."""
 
 import torch
+from torch import nn
 
-from pets.data.loader import batches
+from pets.data.loader import CachedSplit, batches
+from pets.data.presets import Preprocess
 from pets.progress import progress
+from pets.runtime.profile import Runtime
 
 
 @torch.no_grad()
-def log_probabilities(model, pixels, preprocess, runtime, tta=False):
+def log_probabilities(
+    model: nn.Module, pixels: torch.Tensor, preprocess: Preprocess, runtime: Runtime, tta: bool = False
+) -> torch.Tensor:
     """(N, classes) float32 log-probabilities of a uint8 NHWC batch already on the runtime's device; with `tta`, of
     the probabilities averaged over the test-time views."""
     logits = []
@@ -23,7 +28,9 @@ def log_probabilities(model, pixels, preprocess, runtime, tta=False):
 
 
 @torch.no_grad()
-def split_log_probabilities(model, split, preprocess, runtime, tta=False):
+def split_log_probabilities(
+    model: nn.Module, split: CachedSplit, preprocess: Preprocess, runtime: Runtime, tta: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(log-probabilities, labels) on the device for this process's shard of a CachedSplit, in order."""
     model.eval()
     out, labels = [], []
@@ -35,6 +42,8 @@ def split_log_probabilities(model, split, preprocess, runtime, tta=False):
     return torch.cat(out), torch.cat(labels)
 
 
-def predict_probs(model, split, preprocess, runtime, tta=False):
+def predict_probs(
+    model: nn.Module, split: CachedSplit, preprocess: Preprocess, runtime: Runtime, tta: bool = False
+) -> torch.Tensor:
     """(N, classes) probabilities of a whole CachedSplit, on the CPU."""
     return split_log_probabilities(model, split, preprocess, runtime, tta)[0].exp().cpu()

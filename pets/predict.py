@@ -1,18 +1,22 @@
 """Top-k predictions of a trained model for image files and folders, batched at loader speed."""
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
+from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from pets.data.images import load_image
 from pets.data.index import IMAGE_SUFFIXES
+from pets.data.presets import Preprocess
 from pets.errors import PetsError
 from pets.infer import log_probabilities
 from pets.progress import progress
+from pets.runtime.profile import Runtime
 
 
-def image_paths(inputs):
+def image_paths(inputs: Sequence[str | Path]) -> list[Path]:
     """Files as given, and the images below each folder (by suffix), in a stable order."""
     paths = []
     for item in map(Path, inputs):
@@ -46,7 +50,16 @@ def _collate(items):
 
 
 @torch.no_grad()
-def predict_files(model, *, classes, preprocess, paths, runtime, top_k=3, workers=2):
+def predict_files(
+    model: nn.Module,
+    *,
+    classes: Sequence[str],
+    preprocess: Preprocess,
+    paths: Sequence[Path],
+    runtime: Runtime,
+    top_k: int = 3,
+    workers: int = 2,
+) -> Iterator[tuple[Path, list[tuple[str, float]] | None, str]]:
     """Yield (path, [(class, probability)] or None, error) per path, in order."""
     runtime.place(model).eval()
     loader = DataLoader(

@@ -44,7 +44,7 @@ def _parse(line):
 
 
 @functools.cache
-def rows():
+def rows() -> dict[str, dict[str, ArchFacts]]:
     """{library: {name: ArchFacts}}, timm's by their timm name."""
     table = {"torchvision": {}, "timm": {}}
     for line in PATH.read_text().splitlines():
@@ -58,7 +58,7 @@ def table_versions():
     return PATH.read_text().splitlines()[0].removeprefix("# ").split(":")[0]
 
 
-def lookup(arch):
+def lookup(arch: str) -> ArchFacts | None:
     """The facts of `arch` (torchvision's name first, then timm's; for timm's a pretrained tag such as `.a1_in1k`
     may follow the name, and has the facts of the name); None when no library has it."""
     if not arch.startswith(TIMM_PREFIX) and arch in rows()["torchvision"]:
@@ -66,7 +66,7 @@ def lookup(arch):
     return rows()["timm"].get(arch.removeprefix(TIMM_PREFIX).split(".", 1)[0])
 
 
-def unknown(arch):
+def unknown(arch: str) -> str:
     """One sentence for a name no library has, with the closest names of both."""
     name = arch.removeprefix(TIMM_PREFIX)
     torchvision, timm = rows()["torchvision"], rows()["timm"]

@@ -21,12 +21,14 @@ Loader.add_implicit_resolver(
 )
 
 
-def stage_param_keys(stage, dvc_yaml="dvc.yaml"):
+def stage_param_keys(stage: str, dvc_yaml: str | Path = "dvc.yaml") -> list[str]:
     """The dotted params keys `stage` lists under `params:` in dvc.yaml: the params it reads."""
     return yaml.safe_load(Path(dvc_yaml).read_text())["stages"][stage]["params"]
 
 
-def check_unchanged(params, stage, path="params.yaml", dvc_yaml="dvc.yaml"):
+def check_unchanged(
+    params: dict, stage: str, path: str | Path = "params.yaml", dvc_yaml: str | Path = "dvc.yaml"
+) -> None:
     """Fail when a param `stage` reads (its `params:` in dvc.yaml) is no longer in params.yaml what the stage
     started with: DVC records params.yaml as it is when a stage ends, and would record params it never used."""
     now = yaml.load(Path(path).read_text(), Loader=Loader)
@@ -61,7 +63,7 @@ def _first_difference(before, after, path, done=()):
     return (".".join(done), before, after) if before != after else None
 
 
-def load_params(path="params.yaml"):
+def load_params(path: str | Path = "params.yaml") -> dict:
     path = Path(path)
     try:
         params = yaml.load(path.read_text(), Loader=Loader)

@@ -230,20 +230,20 @@ def check_sources(name, recipe):
 RECIPE_KINDS = {"builtin": check_builtin, "sources": check_sources}
 
 
-def recipe_kind(recipe):
+def recipe_kind(recipe: object) -> str | None:
     """The kind of a recipe (a key of RECIPE_KINDS), or None when it has not exactly one."""
     kinds = [kind for kind in RECIPE_KINDS if kind in recipe] if isinstance(recipe, dict) else []
     return kinds[0] if len(kinds) == 1 else None
 
 
-def check_recipe(name, recipe):
+def check_recipe(name: str, recipe: object) -> None:
     kind = recipe_kind(recipe)
     if kind is None:
         raise PetsError(f"params.yaml: datasets.{name} must have either `builtin: digits` or a list of `sources`")
     RECIPE_KINDS[kind](name, recipe)
 
 
-def check_arch(params):
+def check_arch(params: dict) -> None:
     """arch, and what depends on it (size, train.body_groups, train.head), from the table of installed archs."""
     facts = archs.lookup(params["arch"])
     if facts is None:
@@ -273,7 +273,7 @@ def check_arch(params):
         )
 
 
-def check_devices(devices):
+def check_devices(devices: int | str) -> None:
     """More processes than GPUs cannot run on a GPU machine (on the CPU, any number of processes share the cores).
     Asking torch costs a second, so only when more than one device is asked for."""
     if devices == "auto" or devices == 1:
@@ -286,7 +286,7 @@ def check_devices(devices):
         )
 
 
-def check_params(params):
+def check_params(params: dict) -> dict:
     """Raise PetsError naming the first key whose value is wrong; return params unchanged."""
     _check(params, SCHEMA)
     for name, recipe in params["datasets"].items():

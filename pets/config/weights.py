@@ -10,12 +10,12 @@ class Weights:
     path: Path | None = None
 
     @classmethod
-    def parse(cls, value):
+    def parse(cls, value: "str | Weights") -> "Weights":
         if isinstance(value, Weights):
             return value
         return cls(value) if value in ("imagenet", "none") else cls("file", Path(value))
 
     @property
-    def pretrained(self):
+    def pretrained(self) -> bool:
         """Whether training starts from trained weights (and so begins with the body frozen)."""
         return self.kind != "none"

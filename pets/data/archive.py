@@ -33,7 +33,9 @@ def _check_link(archive, member_name, link_target, is_hard):
         )
 
 
-def unpack(archive, target, strip=0, max_bytes=DEFAULT_MAX_UNPACKED_GB * 10**9):
+def unpack(
+    archive: str | Path, target: str | Path, strip: int = 0, max_bytes: int = DEFAULT_MAX_UNPACKED_GB * 10**9
+) -> None:
     """Unpack `archive` into the existing folder `target`."""
     archive = Path(archive)
     if zipfile.is_zipfile(archive):

@@ -6,6 +6,7 @@ whole batch at once with a float `grid_sample` or image by image in uint8 with O
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -119,7 +120,15 @@ def augment_with_opencv(batch, size, theta, contrast, shift, mean, std):
 AUGMENT_BACKENDS = {"grid_sample": augment_with_grid_sample, "opencv": augment_with_opencv}
 
 
-def train_view(batch, size, augment, mean, std, generator, backend):
+def train_view(
+    batch: torch.Tensor,
+    size: int,
+    augment: Augment,
+    mean: Sequence[float],
+    std: Sequence[float],
+    generator: torch.Generator,
+    backend: str,
+) -> torch.Tensor:
     """Augmented, normalised float NCHW images of `size` from a uint8 NHWC batch, on the batch's device.
 
     The random parameters are drawn the same way by both backends (a Runtime picks one): "grid_sample" warps the
@@ -130,7 +139,7 @@ def train_view(batch, size, augment, mean, std, generator, backend):
     return AUGMENT_BACKENDS[backend](batch, size, *parameters, mean, std)
 
 
-def valid_view(batch, size):
+def valid_view(batch: torch.Tensor, size: int) -> torch.Tensor:
     """The whole cached image resized to `size`: no randomness."""
     images = to_float(batch)
     if images.shape[-1] == size:
@@ -138,7 +147,7 @@ def valid_view(batch, size):
     return F.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
 
 
-def tta_views(batch, size, flip=True, zoom=1.1):
+def tta_views(batch: torch.Tensor, size: int, flip: bool = True, zoom: float = 1.1) -> list[torch.Tensor]:
     """The centre view, its mirror image, and a zoomed-in centre (with mirror) for test-time augmentation."""
     centre = valid_view(batch, size)
     crop = round(batch.shape[1] / zoom)
@@ -150,7 +159,7 @@ def tta_views(batch, size, flip=True, zoom=1.1):
     return views
 
 
-def normalize_(images, mean, std):
+def normalize_(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """Normalise float NCHW images in place."""
     mean = torch.tensor(mean, device=images.device).view(1, 3, 1, 1)
     std = torch.tensor(std, device=images.device).view(1, 3, 1, 1)

@@ -83,7 +83,17 @@ def _drop_rows(array_path, kept):
     os.replace(compact_path, array_path)
 
 
-def build_cache(rows, classes, root, out, *, resolution, resize, max_bad_frac, workers=0):
+def build_cache(
+    rows: list[dict],
+    classes: list[str],
+    root: str | Path,
+    out: str | Path,
+    *,
+    resolution: int,
+    resize: str,
+    max_bad_frac: float,
+    workers: int = 0,
+) -> dict:
     """Write `out/<split>.npy` for each split in `rows` and `out/manifest.json`; return the manifest."""
     workers = workers or thread_budget()
     needed, free = len(rows) * resolution * resolution * 3, shutil.disk_usage(out).free
@@ -133,7 +143,7 @@ def build_cache(rows, classes, root, out, *, resolution, resize, max_bad_frac, w
     return manifest
 
 
-def read_manifest(cache_dir):
+def read_manifest(cache_dir: str | Path) -> dict:
     path = Path(cache_dir) / MANIFEST
     if not path.is_file():
         raise PetsError(f"{path} not found: run `dvc repro cache` first")

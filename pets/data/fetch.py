@@ -65,7 +65,14 @@ def local_path(url):
     return Path(urllib.request.url2pathname(parsed.path)) if parsed.scheme == "file" else Path(url)
 
 
-def fetch(url, downloads, sha256=None, size=None, retries=3, timeout=30.0):
+def fetch(
+    url: str,
+    downloads: str | Path,
+    sha256: str | None = None,
+    size: int | None = None,
+    retries: int = 3,
+    timeout: float = 30.0,
+) -> Path:
     """Return the path of a verified local copy of `url`.
 
     http(s) downloads go to `download_path(...)` through `<name>.part`, which a later call resumes

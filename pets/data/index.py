@@ -138,7 +138,7 @@ def table_split(paths, table):
     return split
 
 
-def index_arguments(index_params):
+def index_arguments(index_params: dict) -> dict:
     """build_index's keyword arguments from params.yaml's `index` section."""
     p = index_params
     return dict(
@@ -153,7 +153,18 @@ def index_arguments(index_params):
     )
 
 
-def build_index(root, *, images, label_rule, pattern, csv_name, split_rule, valid_frac, seed, skip_unlabelled):
+def build_index(
+    root: str | Path,
+    *,
+    images: str,
+    label_rule: str,
+    pattern: str,
+    csv_name: str,
+    split_rule: str,
+    valid_frac: float,
+    seed: int,
+    skip_unlabelled: bool,
+) -> tuple[list[dict], list[str], dict]:
     """Return (rows, classes, report): rows are dicts path/label/split sorted by path."""
     files = list_files(root, images)
     table = LabelTable(root, csv_name, images) if "csv" in (label_rule, split_rule) else None
@@ -209,6 +220,6 @@ def write_index(path, rows):
         writer.writerows(rows)
 
 
-def read_index(path):
+def read_index(path: str | Path) -> list[dict]:
     with open(path, newline="") as table:
         return list(csv.DictReader(table))

@@ -143,7 +143,7 @@ class Batches:
             reader.join()
 
 
-def batches(split, batch_size, shuffle, seed=0, pin_memory=False):
+def batches(split: CachedSplit, batch_size: int, shuffle: bool, seed: int = 0, pin_memory: bool = False) -> Batches:
     """(uint8 NHWC pixels, labels) batches of `split` (a CachedSplit), this process's shard, read ahead."""
     drop_last = shuffle and len(split) > batch_size * distributed.world()[1]
     return Batches(split, EpochBatches(len(split), batch_size, shuffle, seed, drop_last), pin_memory)

@@ -1,6 +1,10 @@
 """What a model's input is made of at evaluation and prediction: the eval preset that a checkpoint carries."""
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Self
+
+import torch
 
 from pets.data.augment import normalize_, tta_views, valid_view
 
@@ -17,14 +21,14 @@ class Preprocess:
     resize: str
 
     @classmethod
-    def of_cache(cls, manifest, size, mean, std):
+    def of_cache(cls, manifest: dict, size: int, mean: Sequence[float], std: Sequence[float]) -> Self:
         """Training's preset: the cache's resolution and resize, the model's size and normalisation."""
         return cls(
             size=size, mean=tuple(mean), std=tuple(std), resolution=manifest["resolution"], resize=manifest["resize"]
         )
 
     @classmethod
-    def from_checkpoint(cls, checkpoint):
+    def from_checkpoint(cls, checkpoint: dict) -> Self:
         return cls(
             size=checkpoint["size"],
             mean=tuple(checkpoint["mean"]),
@@ -33,10 +37,10 @@ class Preprocess:
             resize=checkpoint["resize"],
         )
 
-    def to_checkpoint(self):
+    def to_checkpoint(self) -> dict:
         return {**asdict(self), "mean": list(self.mean), "std": list(self.std)}
 
-    def views(self, pixels, tta=False):
+    def views(self, pixels: torch.Tensor, tta: bool = False) -> list[torch.Tensor]:
         """Normalised float NCHW views of a uint8 NHWC batch at `size`: the whole image, or with `tta` also a
         zoomed-in centre and both mirrored."""
         views = tta_views(pixels, self.size) if tta else [valid_view(pixels, self.size)]

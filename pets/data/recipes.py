@@ -51,7 +51,7 @@ def prepare_sources(name, recipe, target, downloads):
 KINDS = {"builtin": prepare_builtin, "sources": prepare_sources}  # the kinds of pets.config.schema.RECIPE_KINDS
 
 
-def prepare_dataset(name, recipe, target, downloads):
+def prepare_dataset(name: str, recipe: dict, target: str | Path, downloads: str | Path | None) -> None:
     """Fill the folder `target` from a checked recipe; nothing is left at `target` unless it all worked."""
     with atomic_path(target) as tmp:
         tmp.mkdir()

@@ -69,7 +69,7 @@ def torchvision_family(arch):
     )
 
 
-def resolve(arch):
+def resolve(arch: str) -> "TorchvisionArch | TimmArch":
     """The Arch that builds the model named `arch`; an unknown name is refused with the closest names."""
     facts = table.lookup(arch)
     if facts is None:
@@ -79,7 +79,7 @@ def resolve(arch):
     return TimmArch(arch, arch.removeprefix(table.TIMM_PREFIX))
 
 
-def load_into(model, state_dict, source, arch):
+def load_into(model: nn.Module, state_dict: dict, source: object, arch: str) -> None:
     """Load `state_dict` into `model`, or one line saying why these weights do not fit `arch`."""
     try:
         model.load_state_dict(state_dict)
@@ -88,7 +88,7 @@ def load_into(model, state_dict, source, arch):
         raise PetsError(f"{source}: these weights do not fit {arch} ({first})") from None
 
 
-def body_parameters(model, head):
+def body_parameters(model: nn.Module, head: nn.Module) -> list[nn.Parameter]:
     ids = {id(p) for p in head.parameters()}
     return [p for p in model.parameters() if id(p) not in ids]
 

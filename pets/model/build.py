@@ -1,12 +1,23 @@
 """Build the classifier params.yaml describes: the arch by name, its weights, and a head for the classes."""
 
+from collections.abc import Sequence
+
+from torch import nn
+
 from pets.config.weights import Weights
 from pets.errors import PetsError
 from pets.model.archs import resolve
 from pets.model.checkpoint import load_checkpoint, load_into
 
 
-def build_model(arch, classes, weights, data_mean, data_std, head="linear"):
+def build_model(
+    arch: str,
+    classes: Sequence[str],
+    weights: Weights | str,
+    data_mean: Sequence[float],
+    data_std: Sequence[float],
+    head: str = "linear",
+) -> tuple[nn.Module, Sequence[float], Sequence[float]]:
     """(model, mean, std): the classifier for `classes` and the normalisation its weights expect.
 
     weights: a config.weights.Weights, or its text in params.yaml: imagenet (the library's ImageNet weights), none

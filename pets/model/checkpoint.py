@@ -1,7 +1,11 @@
 """The format of models/model.pt: the weights with everything needed to rebuild and use the model without
 params.yaml (arch, classes, and the eval preset: size, mean, std, resolution, resize)."""
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import torch
+from torch import nn
 
 from pets.atomic import atomic_path
 from pets.data.presets import Preprocess
@@ -9,7 +13,7 @@ from pets.errors import PetsError
 from pets.model.archs import load_into, resolve
 
 
-def load_checkpoint(path):
+def load_checkpoint(path: str | Path) -> dict:
     """A checkpoint of ours ({'arch', 'classes', 'state_dict', ...}) or a bare state dict, loaded safely."""
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
@@ -22,7 +26,9 @@ def load_checkpoint(path):
     return checkpoint if "state_dict" in checkpoint else {"state_dict": checkpoint}
 
 
-def save_checkpoint(path, model, *, arch, classes, preprocess):
+def save_checkpoint(
+    path: str | Path, model: nn.Module, *, arch: str, classes: Sequence[str], preprocess: Preprocess
+) -> None:
     """The model, its arch and classes, and how new images are prepared for it (`preprocess`); written atomically."""
     checkpoint = {
         "arch": arch,
@@ -34,7 +40,7 @@ def save_checkpoint(path, model, *, arch, classes, preprocess):
         torch.save(checkpoint, tmp)
 
 
-def model_from_checkpoint(path):
+def model_from_checkpoint(path: str | Path) -> tuple[nn.Module, dict, Preprocess]:
     """(model in eval mode, checkpoint metadata, Preprocess) from a models/model.pt."""
     checkpoint = load_checkpoint(path)
     if "arch" not in checkpoint or "classes" not in checkpoint:

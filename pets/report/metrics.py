@@ -1,12 +1,13 @@
 """What predictions say: error rate, accuracy, confusions, the worst mistakes."""
 
 from collections import Counter
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 
 
-def summarize(probs, labels):
+def summarize(probs: torch.Tensor, labels: Sequence[int]) -> dict:
     """error_rate, accuracy, top-5 accuracy, mean loss and count for probabilities and true labels."""
     labels = torch.as_tensor(labels)
     predicted = probs.argmax(1)
@@ -31,7 +32,9 @@ def confusion_records(predicted, labels, classes):
     return [{"actual": classes[a], "predicted": classes[p]} for a, p in zip(labels, predicted.tolist())]
 
 
-def most_confused(predicted, labels, classes, min_count=2):
+def most_confused(
+    predicted: torch.Tensor, labels: Sequence[int], classes: Sequence[str], min_count: int = 2
+) -> list[dict]:
     """[(actual, predicted, count)] of off-diagonal pairs seen at least `min_count` times, most frequent first."""
     pairs = Counter((classes[a], classes[p]) for a, p in zip(labels, predicted.tolist()) if a != p)
     ranked = sorted(pairs.items(), key=lambda item: (-item[1], item[0]))
@@ -55,7 +58,7 @@ def per_class_table(predicted, labels, classes):
     return rows
 
 
-def top_losses(probs, labels, k):
+def top_losses(probs: torch.Tensor, labels: Sequence[int], k: int) -> list[int]:
     """Indices of the k images with the highest loss, worst first."""
     losses = per_image_loss(probs, labels)
     return losses.topk(min(k, len(losses))).indices.tolist()

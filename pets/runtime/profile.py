@@ -5,9 +5,11 @@ the CPU (`Runtime.accelerator(torch.device("cpu"))`) and run end to end.
 
 import contextlib
 from dataclasses import dataclass
+from typing import Self
 
 import cv2
 import torch
+from torch import nn
 
 from pets.runtime.sharing import queue_slot, thread_budget
 
@@ -24,7 +26,7 @@ class Runtime:
     threads: int = 1  # CPU threads of torch and OpenCV
 
     @classmethod
-    def accelerator(cls, device, threads=1):
+    def accelerator(cls, device: torch.device, threads: int = 1) -> Self:
         """The choices for a GPU: bf16 autocast, channels_last, augmentation with `grid_sample` on the device. On the
         CPU this is the GPU's path with only what needs CUDA (pinned memory, cuDNN) left out: the tests run it."""
         cuda = device.type == "cuda"
@@ -40,7 +42,7 @@ class Runtime:
         )
 
     @classmethod
-    def cpu(cls, threads=1):
+    def cpu(cls, threads: int = 1) -> Self:
         """The CPU's choices: fp32 (bit-reproducible), NCHW, OpenCV's uint8 warps, which cost less than a float
         `grid_sample` there (bench/loader.py), and inference in batches of 32: on 2 cores Lite0 at 128 px scores 260
         images in 0.6 s at 32 and 1.2 s at 128 (the caches overflow); resnet34 at 224 px and resnet18 at 32 px are
@@ -57,27 +59,27 @@ class Runtime:
         )
 
     @classmethod
-    def for_device(cls, device, threads=1):
+    def for_device(cls, device: torch.device, threads: int = 1) -> Self:
         return cls.accelerator(device, threads) if device.type == "cuda" else cls.cpu(threads)
 
-    def autocast(self):
+    def autocast(self) -> contextlib.AbstractContextManager:
         if self.autocast_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
-    def input_layout(self, images):
+    def input_layout(self, images: torch.Tensor) -> torch.Tensor:
         """Float NCHW images in the memory format the model runs in."""
         return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
 
-    def place(self, model):
+    def place(self, model: nn.Module) -> nn.Module:
         """The model on the device, in the memory format of the inputs."""
         model.to(self.device)
         return model.to(memory_format=torch.channels_last) if self.channels_last else model
 
-    def to_device(self, *tensors):
+    def to_device(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return tuple(tensor.to(self.device, non_blocking=True) for tensor in tensors)
 
-    def activate(self):
+    def activate(self) -> Self:
         """Apply the process-wide settings: thread counts and cuDNN's kernel benchmarking."""
         torch.set_num_threads(self.threads)
         cv2.setNumThreads(self.threads)
@@ -85,14 +87,14 @@ class Runtime:
         return self
 
 
-def default_device():
+def default_device() -> torch.device:
     """The CPU, or the GPU of this run's DVC queue slot (GPU 0 when run alone)."""
     if not torch.cuda.is_available():
         return torch.device("cpu")
     return torch.device("cuda", queue_slot()[0] % torch.cuda.device_count())
 
 
-def runtime(threads="auto", processes=1, device=None):
+def runtime(threads: int | str = "auto", processes: int = 1, device: torch.device | None = None) -> Runtime:
     """The active Runtime of a stage or command: `device` (else this run's default one), with the `threads` param's
     share of the cores divided among `processes` processes."""
     device = device or default_device()

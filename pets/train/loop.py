@@ -3,35 +3,41 @@ device choice comes from the Runtime it is given; the recipe's pieces from pets.
 
 import math
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from pets import infer
 from pets.data.augment import train_view
-from pets.data.loader import batches
+from pets.data.loader import CachedSplit, batches
+from pets.data.presets import Preprocess
 from pets.errors import PetsError
 from pets.progress import progress
 from pets.runtime import distributed
-from pets.train.recipe import OneCycle, make_optimizer, phases, set_phase, train_mode
+from pets.runtime.profile import Runtime
+from pets.train.recipe import OneCycle, Recipe, make_optimizer, phases, set_phase, train_mode
 
 TIMINGS = ("images_per_s", "seconds")  # the columns of fit's history that measure speed: they vary run to run
 
 
-def seed_everything(seed):
+def seed_everything(seed: int) -> None:
     """Every random draw of training (head initialisation, dropout) comes from torch's seeded generator."""
     torch.manual_seed(seed)
 
 
-def epoch_seed(seed, epoch, rank=0):
+def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
     """The seed of one epoch's draws (shuffle, augmentation, dropout) in one process: a function of the run's
     seed, the epoch and the rank alone, so that a run resumed after any epoch draws what an uninterrupted one does."""
     return int(np.random.SeedSequence([seed, epoch, rank]).generate_state(1)[0])
 
 
-def validate(model, valid_split, preprocess, runtime):
+def validate(
+    model: nn.Module, valid_split: CachedSplit, preprocess: Preprocess, runtime: Runtime
+) -> tuple[float, float]:
     """(mean loss, error rate) on a CachedSplit, summed over every process's shard; one host sync at the end."""
     log_probs, labels = infer.split_log_probabilities(model, valid_split, preprocess, runtime)
     totals = torch.stack(
@@ -41,7 +47,17 @@ def validate(model, valid_split, preprocess, runtime):
     return totals[0] / len(valid_split), totals[1] / len(valid_split)
 
 
-def training_step(model, batch, labels, *, optimizer, recipe, preprocess, runtime, generator):
+def training_step(
+    model: nn.Module,
+    batch: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    optimizer: torch.optim.Optimizer,
+    recipe: Recipe,
+    preprocess: Preprocess,
+    runtime: Runtime,
+    generator: torch.Generator,
+) -> torch.Tensor:
     """Augment a uint8 batch on the device, take one optimizer step; return the loss (float32, still on the device)."""
     batch, labels = runtime.to_device(batch, labels)
     images = train_view(
@@ -79,7 +95,18 @@ def train_epoch(model, loader, *, optimizer, schedule, recipe, preprocess, runti
     return loss_sum / seen
 
 
-def fit(model, *, train_split, valid_split, recipe, preprocess, runtime, log=print, resumed=None, after_epoch=None):
+def fit(
+    model: nn.Module,
+    *,
+    train_split: CachedSplit,
+    valid_split: CachedSplit,
+    recipe: Recipe,
+    preprocess: Preprocess,
+    runtime: Runtime,
+    log: Callable[[str], None] = print,
+    resumed: dict | None = None,
+    after_epoch: Callable | None = None,
+) -> list[dict]:
     """Train `model` in place; return one row per epoch (phase, losses, error rate, lr, images/s, seconds).
 
     resumed: the state a Resume loaded (the model already holds its weights); training goes on after its epoch.

@@ -4,9 +4,11 @@ default (bench/levers.py) are options of the Recipe, so a user or the bench swit
 
 import math
 from dataclasses import dataclass
+from typing import Self
 
 import numpy as np
 import torch
+from torch import nn
 
 from pets.config.weights import Weights
 from pets.data.augment import Augment
@@ -35,7 +37,7 @@ class Recipe:
     decay_bn_bias: bool  # false: no weight decay on 1-d tensors (BatchNorm weights, biases), fastai's wd_bn_bias
 
     @classmethod
-    def from_params(cls, params):
+    def from_params(cls, params: dict) -> Self:
         """The recipe params.yaml describes (its top-level arch, size and weights, and the train section)."""
         p = params["train"]
         return cls(
@@ -60,7 +62,7 @@ class Recipe:
         )
 
 
-def phases(recipe):
+def phases(recipe: Recipe) -> list[tuple[str, bool, int, list[float]]]:
     """(name, body frozen?, epochs, peak learning rate per layer group) of each training phase."""
     n_groups = recipe.body_groups + 1
     low, high = recipe.lr_unfrozen
@@ -71,11 +73,11 @@ def phases(recipe):
     return [first, ("unfrozen", False, recipe.epochs_unfrozen, spread)]
 
 
-def set_phase(model, recipe, frozen):
+def set_phase(model: nn.Module, recipe: Recipe, frozen: bool) -> None:
     set_body_frozen(model, recipe.arch, frozen, train_bn=recipe.train_bn and frozen)
 
 
-def make_optimizer(model, recipe, peak_lrs):
+def make_optimizer(model: nn.Module, recipe: Recipe, peak_lrs: list[float]) -> torch.optim.AdamW:
     """AdamW with one parameter group per layer group, each at its own peak rate; groups at 0 are left out, but
     with `train_bn` their trainable (BatchNorm) parameters learn at the head's rate. Without `decay_bn_bias`, each
     group's 1-d tensors go into a group of their own without weight decay."""
@@ -98,7 +100,7 @@ def make_optimizer(model, recipe, peak_lrs):
     return torch.optim.AdamW(groups, betas=(recipe.momentum[0], 0.999), weight_decay=recipe.weight_decay)
 
 
-def cosine_cycle(step, total_steps, warmup, start, peak, end):
+def cosine_cycle(step: int, total_steps: int, warmup: float, start: float, peak: float, end: float) -> float:
     """fast.ai's one-cycle shape: from `start` to `peak` on a cosine over the first `warmup` share of the steps,
     then to `end` on a cosine. Any number of steps works, even one."""
     warm_steps = max(1, round(warmup * total_steps))
@@ -128,7 +130,7 @@ class OneCycle(torch.optim.lr_scheduler.LRScheduler):
         return [base * factor for base in self.base_lrs]
 
 
-def train_mode(model, recipe, frozen):
+def train_mode(model: nn.Module, recipe: Recipe, frozen: bool) -> None:
     """Training mode, but BatchNorm keeps the pretrained statistics where the recipe says so: in the frozen body
     (unless `train_bn`), and with `batchnorm_stats: pretrained` in the unfrozen one too (batches of a small set are
     poor estimates)."""
