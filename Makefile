@@ -34,6 +34,7 @@ lint: $(VENV)/installed    ## ruff: lint and format check of the whole tree
 	ruff format --check .
 
 $(VENV)/installed: requirements.txt
+	@$(PYTHON) -c 'import sys, tarfile; sys.exit(0 if hasattr(tarfile, "data_filter") else "$(PYTHON) is Python " + sys.version.split()[0] + ": pets needs 3.11.4 or newer (tarfile'"'"'s data filter); run make PYTHON=<a newer python3.11>")'
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements.txt
