@@ -3,25 +3,17 @@ PYTHON ?= python3.11
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-# The offline quick start, lesson 1 for real: Google's ImageNet EfficientNet-Lite0 (weights from a package)
-# fine-tuned on the built-in photos, 10 labelled crops per photograph, with the default recipe.
-PHOTOS := -S data=photos -S arch=tf_efficientnet_lite0 -S weights=imagenet -S size=128 -S cache.resolution=160 \
-          -S index.split=csv -S train.batch_size=8 -S train.epochs=8 -S train.epochs_unfrozen=2
-
-# The built-in digits, a small ResNet from scratch at 32 px.
-DIGITS := -S data=digits -S arch=resnet18 -S weights=none -S size=32 -S cache.resolution=32 \
-          -S train.epochs=8 -S train.epochs_unfrozen=0 -S train.augment.flip=false
-
 .PHONY: pets photos digits test test-fast lint
 
-pets: $(VENV)/installed   ## the whole pipeline on Oxford-IIIT Pets (downloads about 0.8 GB)
-	dvc repro
+# The quick starts: params.yaml as committed with the values quickstarts.yaml gives each, then dvc exp run.
+pets: $(VENV)/installed    ## the whole pipeline on Oxford-IIIT Pets (downloads about 0.8 GB)
+	python -m pets quickstart pets
 
 photos: $(VENV)/installed  ## the whole pipeline on the built-in photos, no network needed
-	dvc exp run $(PHOTOS)
+	python -m pets quickstart photos
 
 digits: $(VENV)/installed  ## the whole pipeline on the built-in digits, no network needed
-	dvc exp run $(DIGITS)
+	python -m pets quickstart digits
 
 test: $(VENV)/installed    ## the test suite (CPU, no network)
 	python -m pytest -q tests

@@ -1,8 +1,10 @@
-"""Command line: `python -m pets predict IMAGE|FOLDER ...` and `python -m pets lr_find`."""
+"""Command line: `python -m pets predict IMAGE|FOLDER ...`, `python -m pets lr_find` and
+`python -m pets quickstart NAME` (make pets, make photos, make digits)."""
 
 import argparse
 import dataclasses
 import json
+import os
 import sys
 
 from pets.config import layout
@@ -66,6 +68,14 @@ def lr_find_command(args):
     run_lr_find(args.phase, args.out, args.iterations)
 
 
+def quickstart_command(args):
+    from pets.config.quickstarts import prepare
+
+    for line in prepare(args.name):
+        print(line, flush=True)
+    os.execvp("dvc", ["dvc", "exp", "run"])
+
+
 @report_errors
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m pets", description="Use and tune the pets model.")
@@ -82,6 +92,9 @@ def main(argv=None):
     lr_find.add_argument("--iterations", type=at_least_one, default=100)
     lr_find.add_argument("--out", default=str(layout.METRICS), help="folder for lr_find.tsv and lr_find.png")
     lr_find.set_defaults(run=lr_find_command)
+    quickstart = commands.add_parser("quickstart", help="set a quick start's params (quickstarts.yaml), dvc exp run")
+    quickstart.add_argument("name", help="a quick start of quickstarts.yaml: pets, photos, digits")
+    quickstart.set_defaults(run=quickstart_command)
     args = parser.parse_args(argv)
     args.run(args)
 

@@ -5,7 +5,7 @@ from torch import nn
 
 from pets.data.loader import CachedSplit, batches
 from pets.data.presets import Preprocess
-from pets.progress import progress
+from pets.progress import image_batches
 from pets.runtime.profile import Runtime
 
 
@@ -35,7 +35,7 @@ def split_log_probabilities(
     model.eval()
     out, labels = [], []
     loader = batches(split, runtime.inference_batch, shuffle=False, pin_memory=runtime.pin_memory)
-    for pixels, batch_labels in progress(loader, desc="predict", unit=" batch", leave=False):
+    for pixels, batch_labels in image_batches(loader, f"predict {split.path.stem}"):
         pixels, batch_labels = runtime.to_device(pixels, batch_labels)
         out.append(log_probabilities(model, pixels, preprocess, runtime, tta))
         labels.append(batch_labels)

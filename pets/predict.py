@@ -69,7 +69,7 @@ def predict_files(
         collate_fn=_collate,
     )
     done = 0
-    for items in progress(loader, desc="predict", unit=" batch"):
+    for items in progress(loader, desc="predict", unit=" img", total=len(paths), count=len):
         good = [pixels for pixels, error in items if pixels is not None]
         if good:
             (batch,) = runtime.to_device(torch.stack(good))

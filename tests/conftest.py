@@ -1,8 +1,12 @@
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from pets.data.cache import build_cache
+
+os.environ["PETS_PROGRESS_SECONDS"] = "off"  # no progress lines in the tests' output, theirs or their subprocesses'
 
 
 def colours(root, n, is_valid):

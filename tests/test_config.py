@@ -61,7 +61,7 @@ def test_every_path_of_the_layout_is_in_dvc_yaml_and_every_output_in_the_layout(
     named = {str(value) for key, value in vars(layout).items() if key.isupper()}
     in_dvc = set()
     for stage in DVC["stages"].values():
-        for entry in stage.get("outs", []) + stage.get("deps", []):
+        for entry in [*stage.get("outs", []), *stage.get("metrics", []), *stage.get("plots", []), *stage["deps"]]:
             path = next(iter(entry)) if isinstance(entry, dict) else entry
             if not path.endswith(".py"):
                 in_dvc.add(path)

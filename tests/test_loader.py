@@ -30,6 +30,7 @@ def test_loader_batches_cover_an_epoch_without_repeats_and_repeat_with_the_seed(
         assert pixels.shape[1:] == (4, 4, 3) and len(pixels) == len(labels) == 8
         seen += pixels[:, 0, 0, 0].tolist()
     assert len(seen) == 16 and len(set(seen)) == 16  # drop_last: 20 images, 2 full batches, no repeats
+    assert batches(split, 8, shuffle=True).images == 16 and batches(split, 8, shuffle=False).images == 20  # progress
     again = [p[:, 0, 0, 0].tolist() for p, _ in batches(split, 8, shuffle=True, seed=1)]
     assert sum(again, []) == seen
 

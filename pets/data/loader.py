@@ -91,6 +91,11 @@ class EpochBatches(torch.utils.data.Sampler):
     def __len__(self):
         return self._shard_size() // self.batch_size if self.drop_last else -(-self._shard_size() // self.batch_size)
 
+    @property
+    def images(self) -> int:
+        """The rows one epoch yields in this process."""
+        return len(self) * self.batch_size if self.drop_last else self._shard_size()
+
 
 class Batches:
     """The batches of one epoch per iteration, read ahead by a background thread.
@@ -104,6 +109,10 @@ class Batches:
 
     def __len__(self):
         return len(self.sampler)
+
+    @property
+    def images(self) -> int:
+        return self.sampler.images
 
     def _read(self, rows):
         pixels, labels = self.split[rows]

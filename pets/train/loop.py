@@ -16,7 +16,7 @@ from pets.data.augment import train_view
 from pets.data.loader import CachedSplit, batches
 from pets.data.presets import Preprocess
 from pets.errors import PetsError
-from pets.progress import progress
+from pets.progress import image_batches
 from pets.runtime import distributed
 from pets.runtime.profile import Runtime
 from pets.train.recipe import OneCycle, Recipe, make_optimizer, phases, set_phase, train_mode
@@ -76,7 +76,7 @@ def train_epoch(model, loader, *, optimizer, schedule, recipe, preprocess, runti
     """One pass over the training batches; return the mean training loss (the epoch's one host sync)."""
     train_mode(model.module if isinstance(model, DistributedDataParallel) else model, recipe, frozen)
     loss_sum, seen = torch.zeros((), device=runtime.device), 0
-    for batch, labels in progress(loader, desc=description, unit=" batch", leave=False):
+    for batch, labels in image_batches(loader, description):
         loss = training_step(
             model,
             batch,

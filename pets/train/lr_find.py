@@ -2,6 +2,7 @@
 
 import itertools
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,6 @@ from pets.data.loader import CachedSplit, batches
 from pets.data.presets import Preprocess
 from pets.errors import PetsError
 from pets.model.build import build_model
-from pets.progress import progress
 from pets.report.pictures import lr_curve
 from pets.runtime.profile import runtime
 from pets.train.loop import seed_everything, training_step
@@ -27,9 +27,10 @@ def _endless(split, batch_size, seed):
 
 
 def lr_range_test(
-    model, split, *, recipe, preprocess, runtime, frozen, start=1e-7, end=10.0, iterations=100, beta=0.98
+    model, split, *, recipe, preprocess, runtime, frozen, start=1e-7, end=10.0, iterations=100, beta=0.98, log=print
 ):
-    """(rates, smoothed losses) of an exponential sweep from `start` to `end`, stopped when the loss explodes."""
+    """(rates, smoothed losses) of an exponential sweep from `start` to `end`, stopped when the loss explodes;
+    `log` gets a line at each tenth of the iterations."""
     runtime.place(model)
     set_phase(model, recipe, frozen)
     train_mode(model, recipe, frozen)
@@ -39,7 +40,8 @@ def lr_range_test(
     generator = torch.Generator(device=runtime.device).manual_seed(recipe.seed)
     rates, smoothed, average, best = [], [], 0.0, math.inf
     loader = zip(range(iterations), _endless(split, recipe.batch_size, recipe.seed))
-    for step, (batch, labels) in progress(loader, total=iterations, desc="lr_find", unit=" batch"):
+    tenth, started = max(1, iterations // 10), time.monotonic()
+    for step, (batch, labels) in loader:
         rate = start * (end / start) ** (step / max(1, iterations - 1))
         for group in optimizer.param_groups:
             group["lr"] = rate
@@ -60,6 +62,13 @@ def lr_range_test(
         best = min(best, value)
         rates.append(rate)
         smoothed.append(value)
+        if (step + 1) % tenth == 0:
+            seconds = time.monotonic() - started
+            speed, left = (step + 1) * recipe.batch_size / seconds, seconds * (iterations / (step + 1) - 1)
+            log(
+                f"lr_find: {step + 1}/{iterations} batches, lr {rate:.2e}, loss {value:.4f} "
+                f"({speed:.0f} img/s, ETA {left:.0f} s)"
+            )
     return rates, smoothed
 
 
