@@ -46,7 +46,7 @@ def cache(root, rows, classes, resolution=32, resize="squish"):
 def train_and_score(train_split, valid_split, recipe=None, weights="none"):
     """(validation probabilities, validation metrics, history) of the pipeline's training on a cache, on the CPU;
     by default with the recipe of `make digits`."""
-    recipe = recipe or quick_start_recipe("DIGITS")
+    recipe = recipe or quick_start_recipe("digits")
     seed_everything(recipe.seed)
     manifest = train_split.manifest
     model, mean, std = build_model(

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from bench.recipes import makefile_overrides
+from bench.recipes import quick_start_flags
 from bench.repro_noop import project_clone
 from bench.train import photo_cache, pipeline_rate
 from pets.runtime.profile import runtime
@@ -56,15 +56,11 @@ def training_rows(active, *, archs, size, batch_size, images, steps, seconds):
 
 
 def photos_row(smoke):
-    """`make photos` (its -S flags from the Makefile) in a clone of the last commit; smaller when `smoke`."""
+    """`make photos` (its values in quickstarts.yaml) in a clone of the last commit; smaller when `smoke`."""
     with tempfile.TemporaryDirectory() as tmp:
         project = project_clone(Path(tmp) / "project")
-        overrides = makefile_overrides("PHOTOS")
-        if smoke:
-            overrides.update(
-                {"train.epochs": "1", "train.epochs_unfrozen": "0", "size": "64", "cache.resolution": "80"}
-            )
-        flags = [word for key, value in overrides.items() for word in ("-S", f"{key}={value}")]
+        smaller = {"train.epochs": 1, "train.epochs_unfrozen": 0, "size": 64, "cache.resolution": 80}
+        flags = quick_start_flags("photos", smaller if smoke else None)
         env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
         started = time.perf_counter()
         subprocess.run(["dvc", "exp", "run", *flags], cwd=project, env=env, check=True, capture_output=True)

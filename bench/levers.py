@@ -50,12 +50,12 @@ def rate_changes(lever, params):
 
 
 def run(splits, changes):
-    _, metrics, _ = train_and_score(*splits, quick_start_recipe("PHOTOS", changes), "imagenet")
+    _, metrics, _ = train_and_score(*splits, quick_start_recipe("photos", changes), "imagenet")
     return metrics["error_rate"]
 
 
 def measure(name, seeds, data, base_changes, levers, results):
-    params = quick_start_params("PHOTOS", base_changes)
+    params = quick_start_params("photos", base_changes)
     for seed in range(seeds):
         splits = data(seed)
         errors = {
@@ -101,7 +101,7 @@ def main():
         parser.error(f"unknown levers: {', '.join(sorted(unknown))}")
     started, results = time.perf_counter(), {}
     if "photos" in args.datasets:
-        resolution = quick_start_params("PHOTOS")["cache"]["resolution"]
+        resolution = quick_start_params("photos")["cache"]["resolution"]
         measure(
             f"photos, k={args.photos_k}",
             args.seeds,

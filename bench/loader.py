@@ -86,7 +86,7 @@ def main():
             args.batches,
         )
         feed = images_per_second(batches(split, args.batch_size, shuffle=True), args.batches)
-        generator, augment = torch.Generator().manual_seed(0), quick_start_recipe("PHOTOS").augment
+        generator, augment = torch.Generator().manual_seed(0), quick_start_recipe("photos").augment
 
         def augmented(backend):
             return lambda batch: train_view(batch, args.size, augment, IMAGENET_MEAN, IMAGENET_STD, generator, backend)

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.recipes import makefile_overrides
+from bench.recipes import QUICKSTARTS, quick_start_flags
 from bench.repro_noop import project_clone
 from pets.runtime.sharing import cores
 
@@ -60,8 +60,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, help="train.epochs instead of the quick start's")
     args = parser.parse_args()
-    overrides = makefile_overrides("DIGITS") | ({"train.epochs": str(args.epochs)} if args.epochs else {})
-    flags = [word for key, value in overrides.items() for word in ("-S", f"{key}={value}")]
+    epochs = args.epochs or QUICKSTARTS["digits"]["train.epochs"]
+    flags = quick_start_flags("digits", {"train.epochs": epochs})
     ways = [
         ("-j 1, threads auto (one after the other)", 1, "auto"),
         ("-j 2, threads auto (a share of the cores each)", 2, "auto"),
@@ -75,10 +75,7 @@ def main():
             for i, (name, jobs, threads) in enumerate(ways)
         ]
     baseline = results[0][1]
-    print(
-        f"Two digits experiments (make digits' recipe, {overrides.get('train.epochs')} epochs) through dvc queue, "
-        f"{cores()} cores:\n"
-    )
+    print(f"Two digits experiments (make digits' recipe, {epochs} epochs) through dvc queue, {cores()} cores:\n")
     print("| way | CPU threads per run | wall seconds for both | / one after the other |")
     print("| --- | --- | --- | --- |")
     for name, seconds, used in results:

@@ -73,7 +73,7 @@ def train_child(cache):
     model, mean, std = build_model(
         "resnet18", split.manifest["classes"], "none", split.manifest["mean"], split.manifest["std"]
     )
-    recipe = quick_start_recipe("DIGITS", {"size": 32, "train.batch_size": 128, "train.epochs": 1, "train.lr": 1e-3})
+    recipe = quick_start_recipe("digits", {"size": 32, "train.batch_size": 128, "train.epochs": 1, "train.lr": 1e-3})
     fit(
         model,
         train_split=split,

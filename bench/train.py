@@ -54,7 +54,7 @@ def measure(step, loader, steps, seconds, device):
 def pipeline_step(model, arch, optimizer, split, size, active):
     """The pipeline's own training step (pets.train.loop.training_step) with `make photos`' augmentation, on batches
     from the cache."""
-    recipe = quick_start_recipe("PHOTOS", {"arch": arch, "size": size, "weights": "none"})
+    recipe = quick_start_recipe("photos", {"arch": arch, "size": size, "weights": "none"})
     preprocess = Preprocess.of_cache(split.manifest, size, IMAGENET_MEAN, IMAGENET_STD)
     generator = torch.Generator(device=active.device).manual_seed(0)
     return lambda batch: training_step(

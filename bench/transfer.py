@@ -90,7 +90,7 @@ def thumbnails(split, size=32):
 
 def error_rates(train_split, valid_split, recipe, train_pixels, valid_pixels):
     """({way: validation error_rate} of the five ways on one split, Counter of (a)'s (actual, predicted) mistakes)."""
-    scratch = quick_start_recipe("DIGITS")
+    scratch = quick_start_recipe("digits")
     budget = recipe.epochs + recipe.epochs_unfrozen
     ways = {
         WAYS[0]: (recipe, "imagenet"),
@@ -166,7 +166,7 @@ def slice_check(seeds):
     errors = {}
     for weights in ("imagenet", "none"):
         for seed in range(seeds):
-            params = quick_start_params("PHOTOS", {**SLICE, "weights": weights, "train.seed": seed})
+            params = quick_start_params("photos", {**SLICE, "weights": weights, "train.seed": seed})
             photos = params["datasets"]["photos"]
             train_split, valid_split = photo_splits(
                 photos["train_per_class"], seed, params["cache"]["resolution"], photos["valid_per_class"]
@@ -192,14 +192,14 @@ def main():
         return
     started = time.perf_counter()
 
-    photos, photo_mistakes, resolution = {}, {}, quick_start_params("PHOTOS")["cache"]["resolution"]
+    photos, photo_mistakes, resolution = {}, {}, quick_start_params("photos")["cache"]["resolution"]
     for k in map(int, args.ks.split(",")):
         for seed in range(args.seeds):
             train_split, valid_split = photo_splits(k, seed, resolution)
             errors, mistakes = error_rates(
                 train_split,
                 valid_split,
-                quick_start_recipe("PHOTOS", {"train.seed": seed}),
+                quick_start_recipe("photos", {"train.seed": seed}),
                 thumbnails(train_split),
                 thumbnails(valid_split),
             )
@@ -213,7 +213,7 @@ def main():
         errors, mistakes = error_rates(
             train_split,
             valid_split,
-            quick_start_recipe("PHOTOS", {**ON_DIGITS, "train.seed": seed}),
+            quick_start_recipe("photos", {**ON_DIGITS, "train.seed": seed}),
             train_pixels,
             valid_pixels,
         )

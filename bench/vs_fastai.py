@@ -146,13 +146,13 @@ def main():
     parser.add_argument("--digits-k", type=int, default=30)
     args = parser.parse_args()
     started, results = time.perf_counter(), {}
-    resolution = quick_start_params("PHOTOS")["cache"]["resolution"]
+    resolution = quick_start_params("photos")["cache"]["resolution"]
     for k in map(int, args.ks.split(",")):
         for seed in range(args.seeds):
             compare(
                 f"photos, k={k}",
                 *photo_rows(k, seed),
-                quick_start_recipe("PHOTOS", {"train.seed": seed}),
+                quick_start_recipe("photos", {"train.seed": seed}),
                 resolution,
                 "crop",
                 results,
@@ -164,7 +164,7 @@ def main():
             root,
             digits_few_shot_rows(rows, classes, args.digits_k, seed),
             classes,
-            quick_start_recipe("PHOTOS", {**ON_DIGITS, "train.seed": seed}),
+            quick_start_recipe("photos", {**ON_DIGITS, "train.seed": seed}),
             DIGITS_SIZE,
             "squish",
             results,

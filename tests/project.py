@@ -21,6 +21,7 @@ PROJECT_FILES = [
     ".dvcignore",
     ".gitignore",
     "Makefile",
+    "quickstarts.yaml",
 ]
 
 
@@ -91,8 +92,7 @@ def stages_run(output):
     ]
 
 
-def quick_start_args(variable):
-    """The -S overrides of one of the README's offline quick starts (PHOTOS, DIGITS), as the Makefile spells them."""
-    text = (ROOT / "Makefile").read_text().replace("\\\n", " ")
-    line = next(line for line in text.splitlines() if line.startswith(f"{variable} :="))
-    return line.split(":=", 1)[1].split()
+def quick_start_args(name):
+    """The -S overrides of one of the README's quick starts (quickstarts.yaml), for `dvc exp run`."""
+    values = yaml.safe_load((ROOT / "quickstarts.yaml").read_text())[name] or {}
+    return [arg for key, value in values.items() for arg in ("-S", f"{key}={json.dumps(value).strip(chr(34))}")]

@@ -6,7 +6,7 @@ from pets.data.presets import Preprocess
 from pets.infer import predict_probs
 from pets.model.build import build_model
 from pets.report.metrics import most_confused, per_class_table, summarize, top_losses
-from tests.helpers import CPU
+from tests.helpers import CPU, DEFAULT_AUGMENT
 
 CLASSES = ["cat", "dog", "fox"]
 
@@ -15,7 +15,9 @@ def test_summary_counts_errors_top5_and_loss():
     probs = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.5, 0.4, 0.1], [0.2, 0.2, 0.6]])
     summary = summarize(probs, [0, 1, 1, 2])
     assert summary["error_rate"] == 0.5 and summary["accuracy"] == 0.5 and summary["count"] == 4
-    assert summary["top5_accuracy"] == 1.0
+    assert "top5_accuracy" not in summary  # with 5 classes or fewer it would always be 1
+    last, first = [0.0, 0.3, 0.25, 0.2, 0.15, 0.1], [0.3, 0.0, 0.25, 0.2, 0.15, 0.1]  # class 0 out of, in the top 5
+    assert summarize(torch.tensor([last] * 5 + [first] * 2), [0] * 7)["top5_accuracy"] == round(2 / 7, 6)
     expected_loss = -torch.log(torch.tensor([0.7, 0.3, 0.4, 0.6])).mean().item()
     assert abs(summary["loss"] - expected_loss) < 1e-5
     assert top_losses(probs, [0, 1, 1, 2], 2) == [1, 2]
@@ -63,3 +65,23 @@ def test_no_top_losses_asked_for_gives_a_picture_that_says_so(colour_cache, tmp_
     with Image.open(tmp_path / "top_losses.png") as picture:
         assert picture.format == "PNG"
     assert (tmp_path / "confusion.json").is_file()
+
+
+def test_top_losses_mark_each_image_right_or_wrong_and_the_pictures_say_what_they_show(
+    colour_cache, tmp_path, monkeypatch
+):
+    from pets.report import interpret, pictures
+
+    drawn = []
+    monkeypatch.setattr(interpret, "image_grid", lambda *a, **k: drawn.append((a, k)))
+    monkeypatch.setattr(pictures, "image_grid", lambda *a, **k: drawn.append((a, k)))
+    split = CachedSplit(colour_cache, "valid")  # every image red (class 1)
+    probs = torch.tensor([[0.9, 0.1], [0.4, 0.6]] + [[0.1, 0.9]] * (len(split) - 2))
+    interpret.write_interpretation(probs, split.labels.tolist(), ["blue", "red"], split, tmp_path, 2)
+    (_, titles, _), options = drawn.pop()
+    assert titles[0].startswith("WRONG: blue / red") and titles[1].startswith("right: red / red")
+    assert options["colours"] == ["red", "green"] and "WRONG in red" in options["heading"]
+    pictures.show_batch(split, 16, DEFAULT_AUGMENT, ["blue", "red"], tmp_path / "a.png", n=2)
+    pictures.show_batch(split, 16, None, ["blue", "red"], tmp_path / "b.png", n=2)
+    assert drawn[0][1]["heading"].startswith("training images as the model sees them: augmented")
+    assert drawn[1][1]["heading"].startswith("validation images as the model sees them")

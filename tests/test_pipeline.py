@@ -9,7 +9,7 @@ import yaml
 from PIL import Image
 
 from pets.train.epoch_log import CURVES
-from tests.project import Project, quick_start_args, stages_run
+from tests.project import Project, stages_run
 
 pytestmark = pytest.mark.e2e  # a copy of the project, real dvc commands
 
@@ -21,7 +21,7 @@ def project(tmp_path_factory):
 
 
 def test_quick_start_learns_digits(project):
-    output = project.run("dvc", "exp", "run", *quick_start_args("DIGITS"))
+    output = project.run("python", "-m", "pets", "quickstart", "digits")  # make digits
     assert stages_run(output) == ["download", "index", "cache", "train", "evaluate"]
     metrics = project.json("metrics/metrics.json")
     assert metrics["valid"]["count"] == 359
@@ -61,7 +61,8 @@ def test_pictures_and_plots_are_there_with_data(project):
     declared = {
         "losses",
         "error_rate",
-        "confusion",
+        "metrics/confusion.json",
+        "metrics/per_class.tsv",
         "metrics/curves.png",
         "metrics/show_batch.png",
         "metrics/show_valid.png",
@@ -69,8 +70,11 @@ def test_pictures_and_plots_are_there_with_data(project):
         "metrics/top_losses.png",
     }
     assert set(plots) == declared
-    for name in ("losses", "error_rate", "confusion"):
+    for name in ("losses", "error_rate", "metrics/confusion.json", "metrics/per_class.tsv"):
         assert plots[name][0]["content"]["data"]["values"], name
+    confusion = plots["metrics/confusion.json"][0]["content"]["spec"]["encoding"]  # as confusion.png's axes
+    assert confusion["x"]["field"] == "predicted" and confusion["y"]["field"] == "actual"
+    assert '"title": "cross-entropy loss"' in json.dumps(plots["losses"])  # the y axis says what it is
 
 
 def test_plots_show_writes_a_page_that_draws_offline(project):
@@ -179,8 +183,8 @@ def test_metrics_diff_between_two_commits(project):
 
 def test_plots_of_two_revisions(project):
     plots = json.loads(project.run("dvc", "plots", "diff", "HEAD~1", "HEAD", "--json"))["data"]
-    declared = {"losses", "error_rate", "confusion", "metrics/confusion.png", "metrics/top_losses.png"}
+    declared = {"losses", "error_rate", "metrics/confusion.json", "metrics/confusion.png", "metrics/top_losses.png"}
     assert declared <= set(plots)
-    for name in ("losses", "confusion"):
+    for name in ("losses", "metrics/confusion.json"):
         revisions = {rev for item in plots[name] for rev in item["revisions"]}
         assert revisions == {"HEAD~1", "HEAD"}, name

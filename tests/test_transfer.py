@@ -35,7 +35,7 @@ MAX_ERROR = 0.25  # `python -m bench.transfer --slice`: 0.049 ± 0.038, at most 
 def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("photos")
     project = Project(root / "project", root / "torch_home")
-    project.output = project.run("dvc", "exp", "run", *quick_start_args("PHOTOS"), *SLICE)
+    project.output = project.run("dvc", "exp", "run", *quick_start_args("photos"), *SLICE)
     return project
 
 

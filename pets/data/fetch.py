@@ -15,12 +15,16 @@ from pets.errors import PetsError
 from pets.progress import progress
 
 CHUNK = 1 << 20
-OFFLINE_HINT = "without a network, run the offline quick start on the built-in photos: make photos"
+OFFLINE_HINT = "or run the offline quick start: make photos"
 STALL_SECONDS, STALL_BYTES = 120.0, 64 * 1024  # a download slower than this for this long has stalled
 
 
 class Unreachable(PetsError):
     """The host of a URL cannot be reached at all (no network, no such host, refused)."""
+
+    def __init__(self, message, host):
+        super().__init__(message)
+        self.host = host
 
 
 def sha256_of(path):
@@ -151,7 +155,7 @@ def _download(url, partial, size, timeout):
         raise PetsError(f"{url}: the server answered {error.code} {error.reason}") from None
     except urllib.error.URLError as error:
         if _unreachable(error.reason):
-            raise Unreachable(f"cannot reach {host} for {url} ({error.reason})") from None
+            raise Unreachable(f"cannot reach {host} for {url} ({error.reason})", host) from None
         raise _Transient(f"no answer from {host} ({error.reason})") from None
     except TimeoutError:
         raise _Transient(f"no answer from {host} within {timeout:g} s") from None

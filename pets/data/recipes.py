@@ -44,8 +44,14 @@ def prepare_sources(name, recipe, target, downloads):
                     ) from None
                 raise
         return
-    hint = f"; {OFFLINE_HINT}" if any(isinstance(error, Unreachable) for error in failures) else ""
-    raise PetsError(f"no source of dataset {name} could be fetched: {' | '.join(map(str, failures))}{hint}")
+    if all(isinstance(error, Unreachable) for error in failures):
+        hosts = ", ".join(dict.fromkeys(error.host for error in failures))
+        raise PetsError(
+            f"no source of dataset {name} could be fetched: no network (cannot reach {hosts}); with a copy of the "
+            f"archives on this machine, set their url to its path (datasets.{name} in params.yaml), {OFFLINE_HINT}"
+        )
+    said = " (the others are above)" if len(failures) > 1 else ""
+    raise PetsError(f"no source of dataset {name} could be fetched{said}: {failures[-1]}")
 
 
 KINDS = {"builtin": prepare_builtin, "sources": prepare_sources}  # the kinds of pets.config.schema.RECIPE_KINDS

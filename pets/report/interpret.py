@@ -23,12 +23,18 @@ def write_interpretation(probs, labels, classes, split, out, n_top_losses):
     confusion_matrix(predicted.tolist(), labels, classes, out / layout.CONFUSION_PNG.name)
     losses = per_image_loss(probs, labels)
     worst = top_losses(probs, labels, n_top_losses)
+    right = [bool(predicted[i] == labels[i]) for i in worst]
     titles = [
-        f"{classes[predicted[i]]} / {classes[labels[i]]} / {losses[i]:.2f} / {probs[i, labels[i]]:.2f}" for i in worst
+        f"{'right' if ok else 'WRONG'}: {classes[predicted[i]]} / {classes[labels[i]]} / {losses[i]:.2f} / "
+        f"{probs[i, labels[i]]:.2f}"
+        for i, ok in zip(worst, right)
     ]
     image_grid(
         split[worst][0].numpy(),
         titles,
         out / layout.TOP_LOSSES.name,
-        heading="prediction / actual / loss / probability of actual" if worst else "evaluate.top_losses is 0",
+        heading="highest losses (validation): prediction / actual / loss / probability of actual; WRONG in red"
+        if worst
+        else "evaluate.top_losses is 0",
+        colours=["green" if ok else "red" for ok in right],
     )

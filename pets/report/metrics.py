@@ -8,19 +8,17 @@ import torch.nn.functional as F
 
 
 def summarize(probs: torch.Tensor, labels: Sequence[int]) -> dict:
-    """error_rate, accuracy, top-5 accuracy, mean loss and count for probabilities and true labels."""
+    """error_rate, accuracy, top-5 accuracy (with more than 5 classes: else it is always 1), mean loss and count
+    for probabilities and true labels."""
     labels = torch.as_tensor(labels)
     predicted = probs.argmax(1)
-    top5 = probs.topk(min(5, probs.shape[1]), dim=1).indices
     losses = per_image_loss(probs, labels)
     accuracy = (predicted == labels).float().mean().item()
-    return {
-        "error_rate": round(1 - accuracy, 6),
-        "accuracy": round(accuracy, 6),
-        "top5_accuracy": round((top5 == labels[:, None]).any(1).float().mean().item(), 6),
-        "loss": round(losses.mean().item(), 6),
-        "count": len(labels),
-    }
+    summary = {"error_rate": round(1 - accuracy, 6), "accuracy": round(accuracy, 6)}
+    if probs.shape[1] > 5:
+        top5 = probs.topk(5, dim=1).indices
+        summary["top5_accuracy"] = round((top5 == labels[:, None]).any(1).float().mean().item(), 6)
+    return {**summary, "loss": round(losses.mean().item(), 6), "count": len(labels)}
 
 
 def per_image_loss(probs, labels):

@@ -19,15 +19,15 @@ def _save(figure, path):
     plt.close(figure)
 
 
-def image_grid(images, titles, path, heading="", columns=3, cell=3.0):
-    """Save HWC uint8 (or float 0..1) images in a grid, each with its title, under a heading."""
+def image_grid(images, titles, path, heading="", columns=3, cell=3.0, colours=None):
+    """Save HWC uint8 (or float 0..1) images in a grid, each with its title (in its colour), under a heading."""
     rows = max(1, math.ceil(len(images) / columns))
     figure, axes = plt.subplots(rows, columns, figsize=(columns * cell, rows * cell + 0.3), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, image, title in zip(axes.flat, images, titles):
+    for ax, image, title, colour in zip(axes.flat, images, titles, colours or ["black"] * len(titles)):
         ax.imshow(np.asarray(image), interpolation="nearest" if np.asarray(image).shape[0] < 64 else "antialiased")
-        ax.set_title(title, fontsize=8)
+        ax.set_title(title, fontsize=8, color=colour)
     figure.suptitle(heading, fontsize=9)
     figure.tight_layout()
     _save(figure, path)
@@ -69,7 +69,12 @@ def show_batch(split, size, augment, classes, path, n=9, seed=0):
         images = valid_view(pixels, size)
     else:
         images = train_view(pixels, size, augment, (0, 0, 0), (1, 1, 1), torch.Generator().manual_seed(seed), "opencv")
-    image_grid(images.permute(0, 2, 3, 1).numpy(), [classes[i] for i in labels.tolist()], path)
+    heading = (
+        f"validation images as the model sees them: centre {size} px view"
+        if augment is None
+        else f"training images as the model sees them: augmented (train.augment), {size} px"
+    )
+    image_grid(images.permute(0, 2, 3, 1).numpy(), [classes[i] for i in labels.tolist()], path, heading=heading)
 
 
 def training_curves(history, path):

@@ -1,0 +1,81 @@
+"""End to end: the quick starts in every order, and back to params tried before from DVC's run cache.
+
+Small slices of the three quick starts (quickstarts.yaml with fewer images, pixels and epochs; Pets from a local
+archive shaped like the real one) run in a sequence that holds every ordered pair: each must give its own result
+whatever ran before it, and a quick start run before comes back from the run cache, byte for byte, without training.
+"""
+
+import pytest
+import yaml
+
+from pets.config.params import Loader
+from pets.config.quickstarts import quickstart_params
+from tests.pets_archive import pets_shaped_archives
+from tests.project import Project, stages_run
+
+pytestmark = pytest.mark.e2e  # a copy of the project, real dvc commands
+
+SLICES = {  # on top of each quick start's own values
+    "photos": {"datasets.photos.train_per_class": 2, "datasets.photos.valid_per_class": 2, "size": 64,
+               "cache.resolution": 64, "train.epochs": 1, "train.epochs_unfrozen": 1},
+    "digits": {"size": 16, "cache.resolution": 16, "train.epochs": 1},
+    "pets": {"arch": "resnet18", "weights": "none", "size": 16, "cache.resolution": 16, "train.epochs": 1,
+             "train.epochs_unfrozen": 0},
+}  # fmt: skip
+# every ordered pair of (photos, digits, pets) once: photos->digits, digits->photos, photos->pets, pets->digits, ...
+ORDER = ["photos", "digits", "photos", "pets", "digits", "pets", "photos", "digits"]
+RESULTS = ("models/model.pt", "metrics/metrics.json", "metrics/confusion.json", "metrics/training/metrics.json")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("quickstarts")
+    project = Project(root / "project", root / "torch_home")
+    images, annotations, _ = pets_shaped_archives()
+    (root / "images.tar.gz").write_bytes(images)
+    (root / "annotations.tar.gz").write_bytes(annotations)
+    project.set_params(
+        datasets__pets={
+            "sources": [{"archives": [{"url": str(root / "images.tar.gz")}, {"url": str(root / "annotations.tar.gz")}]}]
+        }
+    )
+    quickstarts = yaml.safe_load((project.path / "quickstarts.yaml").read_text())
+    sliced = {name: {**(quickstarts[name] or {}), **SLICES[name]} for name in quickstarts}
+    (project.path / "quickstarts.yaml").write_text(yaml.safe_dump(sliced, sort_keys=False))
+    project.commit("the quick starts, sliced")
+    project.committed = yaml.load((project.path / "params.yaml").read_text(), Loader=Loader)
+    project.sliced = sliced
+    return project
+
+
+def results(project):
+    return {name: (project.path / name).read_bytes() for name in RESULTS}
+
+
+def test_each_quick_start_gives_its_own_result_whatever_ran_before(project):
+    first = {}
+    for before, name in zip([None, *ORDER], ORDER):
+        output = project.run("python", "-m", "pets", "quickstart", name)
+        params = yaml.load((project.path / "params.yaml").read_text(), Loader=Loader)
+        want = quickstart_params(committed=project.committed, workspace=project.committed, values=project.sliced[name])
+        assert params == want, f"{name} after {before}"
+        if name in first:  # params tried before: restored, not trained again, and the same files
+            assert "Stage 'train' is cached - skipping run" in output, f"{name} after {before}"
+            assert "Stage 'evaluate' is cached - skipping run" in output
+            assert stages_run(output) == ["index"], output[-2000:]  # index is fast and not run-cached
+            assert results(project) == first[name], f"{name} after {before}"
+        else:
+            assert "train" in stages_run(output)
+            first[name] = results(project)
+    assert len({files["metrics/metrics.json"] for files in first.values()}) == 3  # three different results
+    assert not (project.path / "params.mine.yaml").exists()  # nothing of a user's was in the way
+
+
+def test_back_to_params_tried_before_comes_from_the_run_cache_byte_for_byte(project):
+    project.run("python", "-m", "pets", "quickstart", "digits")
+    a = results(project)
+    output = project.run("dvc", "exp", "run", "-S", "train.seed=7")
+    assert "train" in stages_run(output) and results(project) != a
+    output = project.run("python", "-m", "pets", "quickstart", "digits")
+    assert "Stage 'train' is cached - skipping run" in output and "Stage 'evaluate' is cached" in output
+    assert results(project) == a
