@@ -44,7 +44,7 @@ class Progress:
         self.every, self.desc, self.unit, self.total, self.options = seconds, desc, unit, total, tqdm_options
         self.n = tqdm_options.get("initial", 0)
         self.start = self.last_line = time.monotonic()
-        self.closed = False
+        self.shown, self.closed = None, False  # the count the last line showed
 
     def update(self, n: float = 1) -> None:
         if self.bar is not None:
@@ -55,7 +55,7 @@ class Progress:
             self._line()
 
     def _line(self):
-        self.last_line = time.monotonic()
+        self.last_line, self.shown = time.monotonic(), self.n
         options = {key: self.options[key] for key in ("unit_scale", "unit_divisor", "initial") if key in self.options}
         elapsed = self.last_line - self.start
         text = tqdm.format_meter(
@@ -69,7 +69,7 @@ class Progress:
         self.closed = True
         if self.bar is not None:
             self.bar.close()
-        elif not self.silent and self.last_line > self.start:
+        elif self.shown is not None and self.shown != self.n:
             self._line()  # work that showed lines shows how it ended
 
     def __iter__(self):
