@@ -5,13 +5,16 @@ archive shaped like the real one) run in a sequence that holds every ordered pai
 whatever ran before it, and a quick start run before comes back from the run cache, byte for byte, without training.
 """
 
+import json
+import subprocess
+
 import pytest
 import yaml
 
 from pets.config.params import Loader
 from pets.config.quickstarts import quickstart_params
 from tests.pets_archive import pets_shaped_archives
-from tests.project import Project, stages_run
+from tests.project import ROOT, Project, stages_run
 
 pytestmark = pytest.mark.e2e  # a copy of the project, real dvc commands
 
@@ -79,3 +82,22 @@ def test_back_to_params_tried_before_comes_from_the_run_cache_byte_for_byte(proj
     output = project.run("python", "-m", "pets", "quickstart", "digits")
     assert "Stage 'train' is cached - skipping run" in output and "Stage 'evaluate' is cached" in output
     assert results(project) == a
+
+
+def experiment_names(project):
+    shown = json.loads(project.run("dvc", "exp", "show", "--json", stdout_only=True))
+    return [exp["name"] for commit in shown for exp in commit.get("experiments") or []]
+
+
+def test_the_readmes_compare_commands_work_on_experiments_of_a_fresh_clone(project):
+    names = experiment_names(project)
+    assert len(names) >= 3
+    diff = json.loads(project.run("dvc", "exp", "diff", names[0], names[1], "--json", stdout_only=True))
+    assert "valid.error_rate" in diff["metrics"]["metrics/metrics.json"]
+    plots = json.loads(project.run("dvc", "plots", "diff", names[0], names[1], "--json", stdout_only=True))["data"]
+    assert {rev for item in plots["losses"] for rev in item["revisions"]} == {names[0], names[1]}
+    recipe = (ROOT / "Makefile").read_text().split("\nruns:", 1)[1].splitlines()[1].strip().replace("$$", "$")
+    table = subprocess.run(recipe, shell=True, cwd=project.path, env=project.env, capture_output=True, text=True)
+    lines = table.stdout.splitlines()
+    assert table.returncode == 0 and len(lines) >= 5 and max(len(line.rstrip()) for line in lines) <= 101, table
+    assert lines[1].split() == ["Experiment", "valid.error_rate", "data", "arch", "size", "train.epochs"]
