@@ -8,8 +8,8 @@ Three ways for each dataset and seed, back to back in one process:
 (l) fastai, lesson 1's calls: `vision_learner`, `fit_one_cycle(frozen epochs)`, `unfreeze()`,
     `fit_one_cycle(unfrozen epochs, lr_max=slice(1e-6, 1e-4))`;
 (f) fastai's `fine_tune` with its defaults (one frozen epoch, the rest of the budget unfrozen).
-Both systems get tf_efficientnet_lite0 with the packaged ImageNet weights (pets/model/lite0.py). fastai reads the image
-files through its DataLoaders: `Resize` to the cache's resolution, `aug_transforms` with the pipeline's
+Both systems get tf_efficientnet_lite0 with the packaged ImageNet weights (pets/model/packaged.py). fastai reads the
+image files through its DataLoaders: `Resize` to the cache's resolution, `aug_transforms` with the pipeline's
 augmentation settings (no warp: the pipeline has none), `Normalize` with Lite0's statistics.
 Datasets: the built-in photos at k = 5 and 10 labelled crops per class (20 validation crops each), and the digits
 at k = 30 per class (the other 1497 for validation) at 64 px. Each seed picks the crops or digits and seeds training.
@@ -27,9 +27,10 @@ import torch
 from bench.digits import cache, digits_rows, train_and_score
 from bench.recipes import quick_start_params, quick_start_recipe
 from bench.transfer import DIGITS_SIZE, ON_DIGITS, digits_few_shot_rows, photo_rows
-from pets.model import lite0
+from pets.model import packaged
 from pets.model.archs import resolve
 
+LITE0 = "tf_efficientnet_lite0"
 WAYS = ("(p) this pipeline", "(l) fastai, lesson 1's calls", "(f) fastai, fine_tune")
 LESSON_1_UNFROZEN_RATES = slice(1e-6, 1e-4)
 
@@ -57,7 +58,7 @@ def fastai_learner(root, rows, recipe, resolution):
             "is_valid": [r["split"] == "valid" for r in rows],
         }
     )
-    a, arch = recipe.augment, resolve(lite0.ARCH)
+    a, arch = recipe.augment, resolve(LITE0)
     dls = ImageDataLoaders.from_df(
         table,
         path=root,
@@ -80,8 +81,8 @@ def fastai_learner(root, rows, recipe, resolution):
             Normalize.from_stats(arch.mean, arch.std),
         ],
     )
-    learn = vision_learner(dls, lite0.ARCH, pretrained=False)  # the weights come from the package, below
-    missing, unexpected = learn.model[0].model.load_state_dict(lite0.imagenet_state_dict(), strict=False)
+    learn = vision_learner(dls, LITE0, pretrained=False)  # the weights come from the package, below
+    missing, unexpected = learn.model[0].model.load_state_dict(packaged.imagenet_state_dict(LITE0), strict=False)
     assert not missing and sorted(unexpected) == ["classifier.bias", "classifier.weight"], (missing, unexpected)
     learn.freeze()  # what vision_learner does for pretrained=True
     return learn

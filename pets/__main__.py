@@ -1,5 +1,5 @@
-"""Command line: `python -m pets predict IMAGE|FOLDER ...`, `python -m pets lr_find` and
-`python -m pets quickstart NAME` (make pets, make photos, make digits)."""
+"""Command line: `python -m pets predict IMAGE|FOLDER ...`, `python -m pets lr_find`, `python -m pets compare [A] [B]`
+and `python -m pets quickstart NAME` (make pets, make photos, make digits)."""
 
 import argparse
 import dataclasses
@@ -68,6 +68,46 @@ def lr_find_command(args):
     run_lr_find(args.phase, args.out, args.iterations)
 
 
+def compare_command(args):
+    from pets.report.compare import changed, paired
+    from pets.report.predictions import read_predictions
+    from pets.report.revisions import read_at
+
+    if args.seeds:
+        return seeds_command(args)
+    a, b = args.revisions + ["HEAD", "workspace"][len(args.revisions) :]
+    rows = [read_predictions(read_at(rev, layout.PREDICTIONS), f"{rev}:{layout.PREDICTIONS}") for rev in (a, b)]
+    comparison = paired(*rows, a=a, b=b)
+    if args.json:
+        print(json.dumps(comparison.as_dict(), indent=1))
+    else:
+        print("\n".join(comparison.lines()))
+    if args.picture != "none" and (comparison.fixed or comparison.broken):
+        from pets.report.pictures import changed_images
+
+        drawn = changed_images(changed(*rows), layout.RAW, args.picture, a=a, b=b)
+        where = f"{drawn} of them in {args.picture}" if drawn else f"none drawn: their files are not in {layout.RAW}"
+        print(f"images that changed: {comparison.fixed + comparison.broken}, {where}", file=sys.stderr)
+
+
+def seeds_command(args):
+    import subprocess
+
+    from pets.report.seeds import group_by_recipe, report_lines, runs_of, seed_report
+
+    if args.revisions:
+        raise PetsError("compare --seeds reads every experiment of dvc exp show: give no revisions with it")
+    shown = subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True)
+    if shown.returncode != 0:
+        raise PetsError(f"dvc exp show --json failed: {(shown.stderr.strip().splitlines() or ['?'])[-1]}")
+    seed_params = tuple(args.seed_params.split(","))
+    runs = runs_of(json.loads(shown.stdout))
+    if not runs:
+        raise PetsError(f"no run with {layout.METRICS_JSON} in dvc exp show: run dvc exp run first")
+    report = seed_report(group_by_recipe(runs, seed_params), seed_params)
+    print(json.dumps(report, indent=1) if args.json else "\n".join(report_lines(report)))
+
+
 def quickstart_command(args):
     from pets.config.quickstarts import prepare
 
@@ -92,6 +132,25 @@ def main(argv=None):
     lr_find.add_argument("--iterations", type=at_least_one, default=100)
     lr_find.add_argument("--out", default=str(layout.METRICS), help="folder for lr_find.tsv and lr_find.png")
     lr_find.set_defaults(run=lr_find_command)
+    compare = commands.add_parser(
+        "compare", help="whether two runs differ beyond noise, image by image (paired bootstrap, McNemar)"
+    )
+    compare.add_argument(
+        "revisions",
+        nargs="*",
+        metavar="A B",
+        help="commits, branches, tags, experiment names or workspace "
+        "(default: HEAD workspace; one given: it against the workspace)",
+    )
+    compare.add_argument("--json", action="store_true", help="print JSON instead of text")
+    compare.add_argument(
+        "--picture", default=str(layout.COMPARE_PNG), help="the images that changed (none: no picture)"
+    )
+    compare.add_argument(
+        "--seeds", action="store_true", help="group dvc exp show's runs by every param but the seeds instead"
+    )
+    compare.add_argument("--seed-params", default="train.seed", help="the params --seeds treats as seeds (a,b)")
+    compare.set_defaults(run=compare_command)
     quickstart = commands.add_parser("quickstart", help="set a quick start's params (quickstarts.yaml), dvc exp run")
     quickstart.add_argument("name", help="a quick start of quickstarts.yaml: pets, photos, digits")
     quickstart.set_defaults(run=quickstart_command)

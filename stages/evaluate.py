@@ -2,7 +2,7 @@
 
 import json
 
-from pets.atomic import write_json
+from pets.atomic import write_json, write_text
 from pets.config import layout
 from pets.config.params import load_params
 from pets.data.cache import read_manifest
@@ -12,6 +12,7 @@ from pets.infer import predict_probs
 from pets.model.checkpoint import model_from_checkpoint
 from pets.report.interpret import write_interpretation
 from pets.report.metrics import summarize
+from pets.report.predictions import SPLITS, prediction_rows, predictions_csv
 from pets.runtime.profile import runtime
 
 
@@ -22,7 +23,7 @@ def main():
     active = runtime(params["threads"])
     model, checkpoint, preprocess = model_from_checkpoint(layout.MODEL)
     active.place(model)
-    metrics = {}
+    metrics, predictions = {}, []
     # the training images too, seen as the validation ones are (no augmentation): over-fitting shows beside valid
     for name in [s for s in ("train", "valid", "test") if s in read_manifest(layout.CACHE)["splits"]]:
         split = CachedSplit(layout.CACHE, name)
@@ -32,8 +33,11 @@ def main():
         if p["tta"]:
             tta_probs = predict_probs(model, split, preprocess, active, tta=True)
             metrics[name]["tta_error_rate"] = summarize(tta_probs, labels)["error_rate"]
+        if name in SPLITS:
+            predictions += prediction_rows(name, split.files, probs, labels, checkpoint["classes"])
         if name == "valid":
             write_interpretation(probs, labels, checkpoint["classes"], split, layout.METRICS, p["top_losses"])
+    write_text(layout.PREDICTIONS, predictions_csv(predictions))
     write_json(layout.METRICS_JSON, metrics)
     print("evaluate: " + json.dumps(metrics))
 

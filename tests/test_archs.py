@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 
 from pets.config.schema import check_arch
 from pets.errors import PetsError
-from pets.model import lite0
+from pets.model import packaged
 from pets.model.archs import TimmArch, TorchvisionArch, resolve
 from pets.model.build import build_model
 from pets.model.checkpoint import model_from_checkpoint
@@ -105,36 +105,40 @@ def test_timm_imagenet_weights_without_network_name_the_arch_the_cache_and_the_o
     assert "-S arch=tf_efficientnet_lite0" in message and "-S weights=none" in message and "\n" not in message
 
 
-@pytest.fixture(scope="module")
-def imagenet_lite0():
-    return resolve(lite0.ARCH).imagenet_model().eval()
+@pytest.fixture(scope="module", params=sorted(packaged.PACKAGES))
+def imagenet_lite(request):
+    return resolve(request.param).imagenet_model().eval()
 
 
-def test_the_packaged_lite0_weights_map_one_to_one_onto_timms_layout():
-    converted = lite0.imagenet_state_dict()
-    expected = timm.create_model(lite0.ARCH).state_dict()
-    assert len(converted) == len(expected) == 296
+@pytest.mark.parametrize("arch", sorted(packaged.PACKAGES))
+def test_the_packaged_lite_weights_map_one_to_one_onto_timms_layout(arch):
+    converted = packaged.imagenet_state_dict(arch)
+    model = timm.create_model(arch)
+    expected = model.state_dict()
+    assert len(converted) == len(expected) == {"tf_efficientnet_lite0": 296}.get(arch, len(expected))
     assert {k: v.shape for k, v in converted.items()} == {k: v.shape for k, v in expected.items()}
+    assert packaged.PACKAGES[arch].stage_depths == tuple(len(stage) for stage in model.blocks)
 
 
 @pytest.mark.parametrize("photo, imagenet_classes", [("chelsea", range(281, 286)), ("coffee", (967, 968))])
-def test_the_untouched_imagenet_lite0_recognises_real_photographs(imagenet_lite0, photo, imagenet_classes):
+def test_the_untouched_imagenet_lite_bodies_recognise_real_photographs(imagenet_lite, photo, imagenet_classes):
     """Cats are ImageNet's classes 281-285, espresso and cup 967 and 968: the conversion is right, not only loaded."""
     pixels = torch.from_numpy(getattr(skimage.data, photo)()).permute(2, 0, 1)[None].float() / 255
     images = (F.interpolate(pixels, size=(224, 224), mode="bilinear", antialias=True) - 0.5) / 0.5
     with torch.no_grad():
-        assert imagenet_lite0(images).argmax(1).item() in imagenet_classes
+        assert imagenet_lite(images).argmax(1).item() in imagenet_classes
 
 
 def test_a_damaged_packaged_file_is_refused_naming_it_and_nothing_is_loaded(tmp_path, monkeypatch):
-    damaged = tmp_path / "efficientnet-lite0.pth"
-    shutil.copy(lite0.packaged_file(), damaged)
+    package = packaged.PACKAGES["tf_efficientnet_lite2"]
+    damaged = tmp_path / "efficientnet-lite2.pth"
+    shutil.copy(packaged.packaged_file(package), damaged)
     with open(damaged, "r+b") as file:
         file.seek(100_000)
         file.write(b"\xff\xfe")
-    monkeypatch.setattr(lite0, "packaged_file", lambda: damaged)
-    with pytest.raises(PetsError, match=f"{damaged}: the packaged Lite0 weights are damaged or changed"):
-        build_model(lite0.ARCH, CLASSES, "imagenet", *DATA_STATS)
+    monkeypatch.setattr(packaged, "packaged_file", lambda package: damaged)
+    with pytest.raises(PetsError, match=f"{damaged}: the packaged tf_efficientnet_lite2 weights are damaged"):
+        build_model(package.arch, CLASSES, "imagenet", *DATA_STATS)
 
 
 @pytest.mark.parametrize(

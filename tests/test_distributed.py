@@ -9,6 +9,7 @@ pytestmark = pytest.mark.e2e  # a copy of the project, real dvc commands
 
 RUN = {**SHORT, "train__epochs": 3, "train__batch_size": 64}
 OUTPUTS = [
+    ".gitignore",  # DVC's, for the outputs in its cache (training/, most_confused.json)
     "confusion.json",
     "confusion.png",
     "curves.png",
@@ -16,6 +17,7 @@ OUTPUTS = [
     "metrics.json",
     "most_confused.json",
     "per_class.tsv",
+    "predictions.csv",
     "show_batch.png",
     "show_valid.png",
     "top_losses.png",

@@ -63,6 +63,7 @@ def test_pictures_and_plots_are_there_with_data(project):
         "error_rate",
         "metrics/confusion.json",
         "metrics/per_class.tsv",
+        "metrics/predictions.csv",
         "metrics/curves.png",
         "metrics/show_batch.png",
         "metrics/show_valid.png",
@@ -70,7 +71,7 @@ def test_pictures_and_plots_are_there_with_data(project):
         "metrics/top_losses.png",
     }
     assert set(plots) == declared
-    for name in ("losses", "error_rate", "metrics/confusion.json", "metrics/per_class.tsv"):
+    for name in ("losses", "error_rate", "metrics/confusion.json", "metrics/per_class.tsv", "metrics/predictions.csv"):
         assert plots[name][0]["content"]["data"]["values"], name
     confusion = plots["metrics/confusion.json"][0]["content"]["spec"]["encoding"]  # as confusion.png's axes
     assert confusion["x"]["field"] == "predicted" and confusion["y"]["field"] == "actual"
@@ -188,3 +189,50 @@ def test_plots_of_two_revisions(project):
     for name in ("losses", "metrics/confusion.json"):
         revisions = {rev for item in plots[name] for rev in item["revisions"]}
         assert revisions == {"HEAD~1", "HEAD"}, name
+
+
+def compare(project, *args, check=True):
+    return project.run("python", "-m", "pets", "compare", *args, check=check)
+
+
+def test_compare_two_commits_image_by_image(project):
+    result = json.loads(project.run("python", "-m", "pets", "compare", "HEAD~1", "HEAD", "--json", stdout_only=True))
+    for side, rev in (("a", "HEAD~1"), ("b", "HEAD")):
+        metrics = json.loads(project.run("git", "show", f"{rev}:metrics/metrics.json", stdout_only=True))
+        assert result[f"error_rate_{side}"] == pytest.approx(metrics["valid"]["error_rate"], abs=1e-6)
+    assert result["images"] == 359 and result["low"] <= result["difference"] <= result["high"]
+    assert result["verdict"].startswith(("HEAD is better", "HEAD is worse", "no detectable difference"))
+    rows = (project.path / "metrics/predictions.csv").read_text().splitlines()
+    assert rows[0] == "split,file,label,predicted,p_label,p_predicted" and len(rows) == 1 + 359
+    assert rows[1:] == sorted(rows[1:], key=lambda row: row.split(",")[1])  # by file: a git diff reads
+
+
+def test_queued_seeds_are_compared_by_name_and_grouped(project):
+    project.run("dvc", "exp", "run", "--queue", "-S", "train.epochs=1", "-S", "train.seed=range(1,3)")
+    project.run("dvc", "exp", "run", "--run-all")
+    shown = json.loads(project.run("dvc", "exp", "show", "--json", stdout_only=True))
+    runs = {
+        rev["name"]: rev["data"]
+        for commit in shown
+        for exp in commit.get("experiments") or []
+        for rev in exp["revs"]
+        if rev["data"]["params"]["params.yaml"]["data"]["train"]["epochs"] == 1
+    }
+    seeds = sorted(runs, key=lambda name: runs[name]["params"]["params.yaml"]["data"]["train"]["seed"])
+    assert [runs[name]["params"]["params.yaml"]["data"]["train"]["seed"] for name in seeds] == [1, 2]
+    before = project.run("git", "status", "--porcelain")
+    text = compare(project, *seeds)
+    for name in seeds:
+        rate = runs[name]["metrics"]["metrics/metrics.json"]["data"]["valid"]["error_rate"]
+        assert f"{name}: error_rate {rate:.4f}" in text
+    assert project.run("git", "status", "--porcelain") == before  # nothing in the workspace changed
+    grouped = compare(project, "--seeds")  # HEAD (resnet50, 1 epoch, seed 42) and the two seeds: one recipe
+    assert grouped.startswith("all runs: 3 run(s), error_rate "), grouped
+
+
+def test_compare_refuses_runs_of_another_split_and_revisions_it_cannot_read(project):
+    project.run("dvc", "exp", "run", "-S", "index.seed=7", "-S", "train.epochs=1")
+    refused = compare(project, "HEAD", "workspace", check=False)
+    assert "error: HEAD and workspace were evaluated on other valid images (" in refused, refused
+    assert "error: nope: no such commit, branch, tag or experiment" in compare(project, "nope", check=False)
+    assert "error: HEAD~2: has no metrics/predictions.csv" in compare(project, "HEAD~2", check=False)

@@ -52,3 +52,14 @@ def test_the_model_keeps_the_arch_and_the_normalisation_of_its_imagenet_weights(
     assert checkpoint["arch"] == "tf_efficientnet_lite0" and len(checkpoint["classes"]) == 13
     assert checkpoint["mean"] == [0.5] * 3 and checkpoint["std"] == [0.5] * 3
     assert checkpoint["state_dict"]["classifier.weight"].shape == (13, 1280)
+
+
+def test_the_bigger_lite2_body_is_one_param_away_offline_and_learns_the_slice_too(project):
+    """The README's next step after `make photos`: -S arch=tf_efficientnet_lite2, its weights from a package."""
+    output = project.run("dvc", "exp", "run", "-S", "arch=tf_efficientnet_lite2")
+    assert stages_run(output) == ["train", "evaluate"]
+    valid = project.json("metrics/metrics.json")["valid"]
+    assert valid["count"] == 65 and valid["error_rate"] <= MAX_ERROR, valid
+    checkpoint = torch.load(project.path / "models/model.pt", weights_only=True)
+    assert checkpoint["arch"] == "tf_efficientnet_lite2" and checkpoint["mean"] == [0.5] * 3
+    assert checkpoint["state_dict"]["classifier.weight"].shape == (13, 1280)

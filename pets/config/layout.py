@@ -23,5 +23,7 @@ METRICS_JSON = METRICS / "metrics.json"
 CONFUSION = METRICS / "confusion.json"
 MOST_CONFUSED = METRICS / "most_confused.json"
 PER_CLASS = METRICS / "per_class.tsv"
+PREDICTIONS = METRICS / "predictions.csv"
+COMPARE_PNG = METRICS / "compare.png"  # python -m pets compare, not a stage
 CONFUSION_PNG = METRICS / "confusion.png"
 TOP_LOSSES = METRICS / "top_losses.png"

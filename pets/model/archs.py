@@ -24,11 +24,11 @@ from pets.atomic import write_text
 from pets.config import archs as table
 from pets.data.augment import IMAGENET_MEAN, IMAGENET_STD
 from pets.errors import PetsError
-from pets.model import lite0
+from pets.model import packaged
 from pets.model.heads import FastaiHead
 
 OFFLINE_WEIGHTS = (
-    f"offline, use -S arch={lite0.ARCH} (ImageNet weights from the {lite0.PACKAGE} package), "
+    "offline, use -S arch=tf_efficientnet_lite0 (or _lite1, _lite2: ImageNet weights from a package), "
     "-S weights=none, or -S weights=<path of a state dict>"
 )
 # The torchvision families this project builds, each with what its builder needs: without ImageNet weights, no
@@ -184,10 +184,11 @@ class TimmArch:
 
     def imagenet_model(self):
         """The 1000-class model with timm's ImageNet weights from the Hugging Face hub cache (downloaded into it when
-        missing); tf_efficientnet_lite0's from its package, offline."""
-        if self.timm_name == lite0.ARCH:
+        missing); tf_efficientnet_lite0, 1 and 2's from their packages, offline."""
+        if self.timm_name in packaged.PACKAGES:
             model = self.create()
-            load_into(model, lite0.imagenet_state_dict(), f"the {lite0.PACKAGE} package's weights", self.name)
+            source = f"the {packaged.PACKAGES[self.timm_name].name} package's weights"
+            load_into(model, packaged.imagenet_state_dict(self.timm_name), source, self.name)
             return model
         try:
             return self.create(pretrained=True)

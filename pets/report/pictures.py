@@ -1,6 +1,7 @@
 """Pictures people would rather look at than read: image grids and the confusion matrix."""
 
 import math
+from pathlib import Path
 
 import matplotlib
 
@@ -31,6 +32,28 @@ def image_grid(images, titles, path, heading="", columns=3, cell=3.0, colours=No
     figure.suptitle(heading, fontsize=9)
     figure.tight_layout()
     _save(figure, path)
+
+
+def changed_images(changes, raw, path, *, a, b, per_kind=9, side=160):
+    """The images one run gets right and the other wrong (pets.report.compare.changed), fixed ones first, each
+    titled with its label and both predictions, from the dataset folder `raw`; the number of images drawn (those
+    whose file is there)."""
+    from PIL import Image, ImageOps
+
+    picked = [c for c in changes if c[0] == "fixed"][:per_kind] + [c for c in changes if c[0] == "broken"][:per_kind]
+    images, titles, colours = [], [], []
+    for kind, row_a, row_b in picked:
+        try:
+            with Image.open(Path(raw) / row_a["file"]) as image:
+                images.append(np.asarray(ImageOps.fit(image.convert("RGB"), (side, side))))
+        except OSError:
+            continue
+        titles.append(f"{kind}: {row_a['label']}\n{a}: {row_a['predicted']} / {b}: {row_b['predicted']}")
+        colours.append("green" if kind == "fixed" else "red")
+    if images:
+        heading = f"validation images {b} gets right and {a} wrong (fixed, green), and the other way (broken, red)"
+        image_grid(images, titles, path, heading=heading, colours=colours)
+    return len(images)
 
 
 def confusion_matrix(predicted, labels, classes, path):
