@@ -81,10 +81,11 @@ def group_by_recipe(runs: list[Run], seed_params=SEED_PARAMS) -> list[Group]:
 
 
 def against_best(best: Group, other: Group, seed_params=SEED_PARAMS) -> tuple[str, float]:
-    """(test, two-sided p) of other's error_rate against best's: paired on the seeds both ran, else Welch's."""
+    """(test, two-sided p) of other's error_rate against best's: paired on the seeds both ran (at least 2; a run
+    without its pair is left out), else Welch's."""
     mine, theirs = best.by_seed(seed_params), other.by_seed(seed_params)
     shared = sorted(mine.keys() & theirs.keys(), key=repr)
-    if len(shared) >= 2 and len(shared) == len(mine) == len(theirs):
+    if len(shared) >= 2:
         result = ttest_rel([theirs[s] for s in shared], [mine[s] for s in shared])
         return f"paired t over {len(shared)} seeds", float(result.pvalue)
     if len(best.runs) >= 2 and len(other.runs) >= 2:
