@@ -97,7 +97,8 @@ def seeds_command(args):
 
     if args.revisions:
         raise PetsError("compare --seeds reads every experiment of dvc exp show: give no revisions with it")
-    shown = subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True)
+    every = ["--all-commits"] if args.all_commits else []
+    shown = subprocess.run(["dvc", "exp", "show", "--json", *every], capture_output=True, text=True)
     if shown.returncode != 0:
         raise PetsError(f"dvc exp show --json failed: {(shown.stderr.strip().splitlines() or ['?'])[-1]}")
     seed_params = tuple(args.seed_params.split(","))
@@ -150,6 +151,9 @@ def main(argv=None):
         "--seeds", action="store_true", help="group dvc exp show's runs by every param but the seeds instead"
     )
     compare.add_argument("--seed-params", default="train.seed", help="the params --seeds treats as seeds (a,b)")
+    compare.add_argument(
+        "-A", "--all-commits", action="store_true", help="--seeds: the runs of every commit, not only HEAD's"
+    )
     compare.set_defaults(run=compare_command)
     quickstart = commands.add_parser("quickstart", help="set a quick start's params (quickstarts.yaml), dvc exp run")
     quickstart.add_argument("name", help="a quick start of quickstarts.yaml: pets, photos, digits")
