@@ -170,3 +170,6 @@ def test_seeds_group_runs_by_every_other_param_and_test_each_group_against_the_b
                           "b4": ("resnet50", 4, 0.07)})  # fmt: skip
     report = seed_report(group_by_recipe(runs_of(unmatched)))
     assert report[-1]["test"] == "Welch's t"
+    extra = exp_show({"a1": ("resnet18", 1, 0.1), "a2": ("resnet18", 2, 0.12), "a9": ("resnet18", 9, 0.2),
+                      "b1": ("resnet50", 1, 0.06), "b2": ("resnet50", 2, 0.07)})  # fmt: skip
+    assert seed_report(group_by_recipe(runs_of(extra)))[-1]["test"] == "paired t over 2 seeds"  # a9 has no pair
