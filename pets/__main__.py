@@ -97,8 +97,8 @@ def seeds_command(args):
 
     if args.revisions:
         raise PetsError("compare --seeds reads every experiment of dvc exp show: give no revisions with it")
-    every = ["--all-commits"] if args.all_commits else []
-    shown = subprocess.run(["dvc", "exp", "show", "--json", *every], capture_output=True, text=True)
+    command = [sys.executable, "-m", "dvc", "exp", "show", "--json", *(["--all-commits"] if args.all_commits else [])]
+    shown = subprocess.run(command, capture_output=True, text=True)
     if shown.returncode != 0:
         raise PetsError(f"dvc exp show --json failed: {(shown.stderr.strip().splitlines() or ['?'])[-1]}")
     seed_params = tuple(args.seed_params.split(","))
@@ -114,7 +114,7 @@ def quickstart_command(args):
 
     for line in prepare(args.name):
         print(line, flush=True)
-    os.execvp("dvc", ["dvc", "exp", "run"])
+    os.execv(sys.executable, [sys.executable, "-m", "dvc", "exp", "run"])  # this venv's dvc, activated or not
 
 
 @report_errors
