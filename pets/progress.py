@@ -92,5 +92,7 @@ def progress(iterable=None, **options) -> Progress:
 
 
 def image_batches(loader, desc: str) -> Progress:
-    """Progress over (pixels, labels) batches of a pets.data.loader.Batches, counted in images."""
-    return Progress(loader, desc=desc, unit=" img", total=loader.images, count=lambda batch: len(batch[1]))
+    """Progress over (pixels, labels) batches of a pets.data.loader.Batches, counted in images; on a terminal the
+    bar goes when the pass ends (the epoch's line says how it went)."""
+    total = loader.images
+    return Progress(loader, desc=desc, unit=" img", total=total, count=lambda batch: len(batch[1]), leave=False)
