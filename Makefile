@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: pets photos digits runs test test-fast lint
+.PHONY: pets photos digits pictures runs test test-fast lint
 
 # The quick starts: params.yaml as committed with the values quickstarts.yaml gives each, then dvc exp run.
 pets: $(VENV)/installed    ## the whole pipeline on Oxford-IIIT Pets (downloads about 0.8 GB)
@@ -14,6 +14,9 @@ photos: $(VENV)/installed  ## the whole pipeline on the built-in photos, no netw
 
 digits: $(VENV)/installed  ## the whole pipeline on the built-in digits, no network needed
 	python -m pets quickstart digits
+
+pictures: $(VENV)/installed  ## your own pictures, a subfolder per class: make pictures DIR=~/pictures (no network)
+	python -m pets quickstart pictures $(if $(DIR),--set 'datasets.pictures.folder=$(DIR)')
 
 runs: $(VENV)/installed    ## the experiments side by side in 100 columns: dvc exp show with the columns people compare
 	dvc exp show --drop '.*' --keep '^(Experiment|valid\.error_rate|data|arch|size|train\.epochs)$$'

@@ -1,5 +1,5 @@
-"""Command line: `python -m pets predict IMAGE|FOLDER ...`, `python -m pets lr_find`, `python -m pets compare [A] [B]`
-and `python -m pets quickstart NAME` (make pets, make photos, make digits)."""
+"""Command line: `python -m pets predict IMAGE|FOLDER ...`, `python -m pets lr_find`, `python -m pets compare [A] [B]`,
+`python -m pets audit` and `python -m pets quickstart NAME` (make pets, make photos, make digits, make pictures)."""
 
 import argparse
 import dataclasses
@@ -7,6 +7,7 @@ import json
 import os
 import sys
 
+from pets.atomic import write_text
 from pets.config import layout
 from pets.errors import PetsError, report_errors
 
@@ -25,7 +26,7 @@ def at_least_one(value):
 
 
 def predict_command(args):
-    from pets.data.index import IMAGE_SUFFIXES
+    from pets.data.images import IMAGE_SUFFIXES
     from pets.model.checkpoint import model_from_checkpoint
     from pets.predict import image_paths, predict_files
     from pets.runtime.profile import runtime
@@ -109,10 +110,38 @@ def seeds_command(args):
     print(json.dumps(report, indent=1) if args.json else "\n".join(report_lines(report)))
 
 
-def quickstart_command(args):
-    from pets.config.quickstarts import prepare
+def audit_command(args):
+    from pets.data.cache import read_manifest
+    from pets.data.loader import CachedSplit
+    from pets.infer import predict_probs
+    from pets.model.checkpoint import model_from_checkpoint
+    from pets.report.audit import fix_lines, ranked, review_csv, review_picture
+    from pets.report.predictions import prediction_rows
+    from pets.runtime.profile import runtime
 
-    for line in prepare(args.name):
+    model, checkpoint, preprocess = model_from_checkpoint(args.model)
+    manifest = read_manifest(layout.CACHE)
+    if manifest["classes"] != checkpoint["classes"]:
+        raise PetsError(f"{args.model} was not trained on the classes of {layout.CACHE}: run dvc repro first")
+    active = runtime()
+    active.place(model)
+    rows = []
+    for name in manifest["splits"]:  # the training split too, scored as validation is (no augmentation)
+        split = CachedSplit(layout.CACHE, name)
+        rows += prediction_rows(
+            name, split.files, predict_probs(model, split, preprocess, active), split.labels, checkpoint["classes"]
+        )
+    rows = ranked(rows)
+    write_text(layout.LABEL_REVIEW, review_csv(rows))
+    review_picture(rows, layout.RAW, layout.LABEL_REVIEW_PNG, args.top)
+    print("\n".join(fix_lines(rows, args.top)))
+    print(f"all {len(rows)} images ranked in {layout.LABEL_REVIEW}, the first {args.top} in {layout.LABEL_REVIEW_PNG}")
+
+
+def quickstart_command(args):
+    from pets.config.quickstarts import parse_setting, prepare
+
+    for line in prepare(args.name, settings=dict(map(parse_setting, args.set))):
         print(line, flush=True)
     os.execv(sys.executable, [sys.executable, "-m", "dvc", "exp", "run"])  # this venv's dvc, activated or not
 
@@ -155,8 +184,15 @@ def main(argv=None):
         "-A", "--all-commits", action="store_true", help="--seeds: the runs of every commit, not only HEAD's"
     )
     compare.set_defaults(run=compare_command)
+    audit = commands.add_parser("audit", help="rank the images whose label the model finds least likely, to review")
+    audit.add_argument("--model", default=str(layout.MODEL))
+    audit.add_argument("--top", type=at_least_one, default=16, help="images printed and drawn")
+    audit.set_defaults(run=audit_command)
     quickstart = commands.add_parser("quickstart", help="set a quick start's params (quickstarts.yaml), dvc exp run")
-    quickstart.add_argument("name", help="a quick start of quickstarts.yaml: pets, photos, digits")
+    quickstart.add_argument("name", help="a quick start of quickstarts.yaml: pets, photos, digits, pictures")
+    quickstart.add_argument(
+        "-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="a param over the quick start's own"
+    )
     quickstart.set_defaults(run=quickstart_command)
     args = parser.parse_args(argv)
     args.run(args)

@@ -7,8 +7,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from pets.data.images import load_image
-from pets.data.index import IMAGE_SUFFIXES
+from pets.data.images import IMAGE_SUFFIXES, load_image
 from pets.data.presets import Preprocess
 from pets.errors import PetsError
 from pets.infer import log_probabilities

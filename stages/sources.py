@@ -1,20 +1,21 @@
-"""Stage sources: check the whole of params.yaml, then record the size and modification time of every local file the
-params name: the dataset recipe's archives in data/sources.json, the `weights` file in data/weights.json. DVC runs it
-first and every time (always_changed), so a wrong param fails before any work; download and train re-run only when
-their record changes."""
+"""Stage sources: check the whole of params.yaml, then record the state of every local file the params name: the
+dataset recipe's archives or folder of pictures in data/sources.json, the `weights` file in data/weights.json, the
+label fixes in data/fixes.json. DVC runs it first and every time (always_changed), so a wrong param fails before any
+work; download, index and train re-run only when their record changes."""
 
 from pets.atomic import write_json
 from pets.config import layout
 from pets.config.params import load_params
-from pets.data.sources import local_files, weights_file
+from pets.data.sources import fixes_file, local_files, weights_file
 from pets.errors import report_errors
 
 
 @report_errors
 def main():
     params = load_params()  # every rule of pets.config.schema
-    write_json(layout.SOURCES_RECORD, local_files(params["datasets"][params["data"]]))
+    write_json(layout.SOURCES_RECORD, local_files(params["data"], params["datasets"][params["data"]]))
     write_json(layout.WEIGHTS_RECORD, weights_file(params["weights"]))
+    write_json(layout.FIXES_RECORD, fixes_file(params["index"]["fixes"]))
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ def project(tmp_path_factory):
         }
     )
     quickstarts = yaml.safe_load((project.path / "quickstarts.yaml").read_text())
-    sliced = {name: {**(quickstarts[name] or {}), **SLICES[name]} for name in quickstarts}
+    sliced = {name: {**(quickstarts[name] or {}), **SLICES.get(name, {})} for name in quickstarts}
     (project.path / "quickstarts.yaml").write_text(yaml.safe_dump(sliced, sort_keys=False))
     project.commit("the quick starts, sliced")
     project.committed = yaml.load((project.path / "params.yaml").read_text(), Loader=Loader)

@@ -21,17 +21,17 @@ def test_local_archives_are_recorded_by_size_and_mtime_and_remote_ones_left_to_t
             {"archives": [{"url": archive.as_uri()}, {"url": str(tmp_path / "gone.tar")}]},
         ]
     }
-    first = local_files(recipe)
+    first = local_files("pets", recipe)
     assert [record["url"] for record in first] == [str(archive), archive.as_uri(), str(tmp_path / "gone.tar")]
     assert first[0]["size"] == 3 and first[2] == {"url": str(tmp_path / "gone.tar"), "missing": True}
     archive.write_bytes(b"tar, replaced")
-    assert local_files(recipe)[0]["size"] == 13
-    assert local_files({"builtin": "digits"}) == []
+    assert local_files("pets", recipe)[0]["size"] == 13
+    assert local_files("digits", {"builtin": "digits"}) == []
 
 
 def test_a_malformed_recipe_is_left_for_the_download_stage_to_report():
     for recipe in (None, {"sources": "x"}, {"sources": [None, {"archives": 1}, {"archives": [{"url": 2}, "y"]}]}):
-        assert local_files(recipe) == []
+        assert local_files("pets", recipe) == []
 
 
 def test_a_weights_file_is_recorded_and_the_librarys_own_weights_by_name(tmp_path):

@@ -6,11 +6,16 @@ from pathlib import Path
 DOWNLOADS = Path("data/downloads")  # verified archives and partial downloads, kept between runs (not a DVC output)
 SOURCES_RECORD = Path("data/sources.json")
 WEIGHTS_RECORD = Path("data/weights.json")
+FIXES_RECORD = Path("data/fixes.json")
 RAW = Path("data/raw")
 INDEX_DIR = Path("data/index")
 INDEX_TABLE = INDEX_DIR / "index.csv"
 CLASSES = INDEX_DIR / "classes.json"
 INDEX_REPORT = Path("metrics/index.json")
+DATA_CHECK = Path("metrics/data_check.json")
+DUPLICATES_PNG = Path("metrics/duplicates.png")
+LABEL_REVIEW = Path("metrics/label_review.csv")  # python -m pets audit, not a stage
+LABEL_REVIEW_PNG = Path("metrics/label_review.png")
 CACHE = Path("data/cache")
 MODEL = Path("models/model.pt")
 RESUME = Path("models/resume.pt")  # not a DVC output: see pets/train/resume.py

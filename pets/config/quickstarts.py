@@ -108,14 +108,26 @@ def saved(path: Path = PARAMS) -> bool:
     return any(line.split()[0] == blob for line in held.splitlines() if line.strip())
 
 
-def prepare(name: str, *, path: Path = PARAMS, quickstarts_path: Path = QUICKSTARTS) -> list[str]:
-    """Write quick start `name`'s params into params.yaml; return the lines that say what changed."""
+def parse_setting(setting: str) -> tuple[str, object]:
+    """(dotted key, value) of a `key=value` as `dvc exp run -S` takes it: the value read as YAML."""
+    key, equals, value = setting.partition("=")
+    if not equals or not key:
+        raise PetsError(f"{setting!r}: a setting is key=value, e.g. datasets.pictures.folder=~/pictures")
+    return key, yaml.load(value, Loader=Loader) if value else ""
+
+
+def prepare(
+    name: str, *, settings: dict | None = None, path: Path = PARAMS, quickstarts_path: Path = QUICKSTARTS
+) -> list[str]:
+    """Write quick start `name`'s params, and `settings` over them, into params.yaml; return the lines that say what
+    changed."""
     quickstarts = load_quickstarts(quickstarts_path)
     if name not in quickstarts:
         raise PetsError(f"{name}: no such quick start in {quickstarts_path} (there: {', '.join(quickstarts)})")
     committed = committed_params(path)
     workspace = yaml.load(path.read_text(), Loader=Loader)
-    target = quickstart_params(committed=committed, workspace=workspace, values=quickstarts[name] or {})
+    values = {**(quickstarts[name] or {}), **(settings or {})}
+    target = quickstart_params(committed=committed, workspace=workspace, values=values)
     changes = differences(workspace, target)
     lines = []
     edits = own_edits(committed=committed, workspace=workspace, quickstarts=quickstarts)

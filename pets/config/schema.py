@@ -45,6 +45,11 @@ def text(key, value):
         raise PetsError(f"params.yaml: {key} must be a non-empty string, not {value!r}")
 
 
+def optional_text(key, value):
+    if not isinstance(value, str):
+        raise PetsError(f"params.yaml: {key} must be a string ('' for none), not {value!r}")
+
+
 def flag(key, value):
     if not isinstance(value, bool):
         raise PetsError(f"params.yaml: {key} must be true or false, not {value!r}")
@@ -111,6 +116,9 @@ SCHEMA = {
         "valid_frac": number(0, 1, low_open=True),
         "seed": SEED,
         "skip_unlabelled": flag,
+        "min_per_class": number(1, integer=True),
+        "duplicates": one_of("report", "drop_across_splits"),
+        "fixes": optional_text,
     },
     "cache": {
         "resolution": number(0, low_open=True, integer=True),
@@ -226,8 +234,18 @@ def check_sources(name, recipe):
         raise PetsError(f"{where}.sources is empty")
 
 
+def check_folder(name, recipe):
+    """A local folder of pictures; the sources stage checks that it is there and holds images."""
+    if set(recipe) != {"folder"}:
+        raise PetsError(
+            f"params.yaml: datasets.{name}: unknown key(s) {', '.join(sorted(set(recipe) - {'folder'}))}; "
+            "a folder recipe has only `folder: PATH`"
+        )
+    text(f"datasets.{name}.folder", recipe["folder"])
+
+
 # The kinds of dataset recipe, by the key that marks each; pets.data.recipes has the code that prepares each kind.
-RECIPE_KINDS = {"builtin": check_builtin, "sources": check_sources}
+RECIPE_KINDS = {"builtin": check_builtin, "sources": check_sources, "folder": check_folder}
 
 
 def recipe_kind(recipe: object) -> str | None:
@@ -239,7 +257,9 @@ def recipe_kind(recipe: object) -> str | None:
 def check_recipe(name: str, recipe: object) -> None:
     kind = recipe_kind(recipe)
     if kind is None:
-        raise PetsError(f"params.yaml: datasets.{name} must have either `builtin: digits` or a list of `sources`")
+        raise PetsError(
+            f"params.yaml: datasets.{name} must have one of `builtin: photos`, a list of `sources` or `folder: PATH`"
+        )
     RECIPE_KINDS[kind](name, recipe)
 
 

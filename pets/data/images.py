@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}  # the files taken as images
 RESAMPLE = Image.Resampling.BILINEAR
 ORIENTATION = 0x0112  # the EXIF tag
 

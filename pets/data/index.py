@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from pets.data.fixes import apply_fixes, read_fixes
+from pets.data.images import IMAGE_SUFFIXES
 from pets.errors import PetsError
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
 SPLITS = ("train", "valid", "test")
 
 
@@ -138,6 +139,26 @@ def table_split(paths, table):
     return split
 
 
+def check_depth(files, images):
+    """The folder rule reads the folder right above each image: images at different depths below the images folder
+    mean class folders nested in others (dogs/beagle/1.jpg beside cats/1.jpg), and a parent read as a class."""
+    by_depth = {}
+    for path in files:
+        if Path(path).suffix.lower() in IMAGE_SUFFIXES and not Path(path).name.startswith("."):
+            by_depth.setdefault(len(Path(path).relative_to(Path(images)).parts) - 1, path)
+    if set(by_depth) == {0}:
+        raise PetsError(
+            f"index.label is folder, but the images sit directly in {images}, e.g. {by_depth[0]}, not in class "
+            "folders: put each class's images in a folder named after the class"
+        )
+    if len(by_depth) > 1:
+        shown = ", ".join(f"{path} ({depth} folder(s) down)" for depth, path in sorted(by_depth.items()))
+        raise PetsError(
+            f"index.label is folder, which reads the folder right above each image as its class, but the images "
+            f"sit at different depths below {images}: {shown}; give every class one folder of its own at one level"
+        )
+
+
 def index_arguments(index_params: dict) -> dict:
     """build_index's keyword arguments from params.yaml's `index` section."""
     p = index_params
@@ -150,7 +171,32 @@ def index_arguments(index_params: dict) -> dict:
         valid_frac=p["valid_frac"],
         seed=p["seed"],
         skip_unlabelled=p["skip_unlabelled"],
+        fixes=p["fixes"] or None,
     )
+
+
+def split_counts(rows: list[dict], classes: list[str]) -> dict:
+    """Images in all, per split, and per class per split (the splits that have images)."""
+    per_split = {s: Counter(row["label"] for row in rows if row["split"] == s) for s in SPLITS}
+    return {
+        "images": len(rows),
+        "splits": {s: sum(per_split[s].values()) for s in SPLITS if per_split[s]},
+        "per_class": {c: {s: per_split[s][c] for s in SPLITS if per_split[s]} for c in classes},
+    }
+
+
+def check_splits(rows: list[dict], classes: list[str], *, split_rule: str, csv_name: str, valid_frac: float) -> None:
+    """Every split a run needs has images: validation, and training images of every class."""
+    if not any(row["split"] == "valid" for row in rows):
+        fix = f"mark some valid in {csv_name}" if split_rule == "csv" else f"raise index.valid_frac ({valid_frac:g})"
+        raise PetsError(f"no image of {len(rows)} is left for validation; {fix}")
+    trained = {row["label"] for row in rows if row["split"] == "train"}
+    without_training = [c for c in classes if c not in trained]
+    if without_training:
+        raise PetsError(
+            f"class(es) {', '.join(without_training[:10])} have no training images; "
+            "add images or lower index.valid_frac"
+        )
 
 
 def build_index(
@@ -164,10 +210,14 @@ def build_index(
     valid_frac: float,
     seed: int,
     skip_unlabelled: bool,
+    fixes: str | Path | None = None,
 ) -> tuple[list[dict], list[str], dict]:
-    """Return (rows, classes, report): rows are dicts path/label/split sorted by path."""
+    """Return (rows, classes, report): rows are dicts path/label/split sorted by path. `fixes` is a labels_fix.csv
+    (pets.data.fixes), applied after the split so that a fix moves no other image between splits."""
     files = list_files(root, images)
     table = LabelTable(root, csv_name, images) if "csv" in (label_rule, split_rule) else None
+    if label_rule == "folder":
+        check_depth(files, images)
     labels, skipped = read_labels(files, label_reader(label_rule, root, pattern, table), skip_unlabelled)
     if not labels:
         raise PetsError(f"no labelled images found in {Path(root) / images}")
@@ -179,6 +229,10 @@ def build_index(
         split = official_split(labels, root, valid_frac, seed)
         skipped += [{"path": p, "reason": "in neither official list"} for p in labels if p not in split]
     rows = [{"path": p, "label": labels[p], "split": split[p]} for p in sorted(split)]
+    fixed = {}
+    if fixes is not None:
+        chosen = read_fixes(fixes, files={row["path"] for row in rows}, classes=sorted(set(labels.values())))
+        rows, fixed = apply_fixes(rows, chosen)
     classes = sorted({row["label"] for row in rows})
     if len(classes) < 2:
         raise PetsError(
@@ -192,23 +246,13 @@ def build_index(
             - set(classes)
             - {Path(path).parent.name for path in files}
         )
-    per_split = {s: Counter(row["label"] for row in rows if row["split"] == s) for s in SPLITS}
-    if not per_split["valid"]:
-        fix = f"mark some valid in {csv_name}" if split_rule == "csv" else f"raise index.valid_frac ({valid_frac:g})"
-        raise PetsError(f"no image of {len(rows)} is left for validation; {fix}")
-    without_training = [c for c in classes if per_split["train"][c] == 0]
-    if without_training:
-        raise PetsError(
-            f"class(es) {', '.join(without_training[:10])} have no training images; "
-            "add images or lower index.valid_frac"
-        )
+    check_splits(rows, classes, split_rule=split_rule, csv_name=csv_name, valid_frac=valid_frac)
     report = {
-        "images": len(rows),
+        **split_counts(rows, classes),
         "classes": len(classes),
-        "splits": {s: sum(per_split[s].values()) for s in SPLITS if per_split[s]},
-        "per_class": {c: {s: per_split[s][c] for s in SPLITS if per_split[s]} for c in classes},
         "skipped": skipped,
         "empty_classes": empty,
+        **({"fixes": {"file": str(fixes), **fixed}} if fixes is not None else {}),
     }
     return rows, classes, report
 

@@ -1,6 +1,6 @@
-"""Bring a dataset recipe's data into one folder, by the recipe's kind: a built-in writer, or archives fetched from
-each source in turn, unpacked and renamed into place. pets.config.schema checks the recipes; this module prepares
-the data of one that passed."""
+"""Bring a dataset recipe's data into one folder, by the recipe's kind: a built-in writer, archives fetched from
+each source in turn and unpacked, or a local folder of pictures copied; renamed into place at the end.
+pets.config.schema checks the recipes; this module prepares the data of one that passed."""
 
 from pathlib import Path
 
@@ -9,6 +9,7 @@ from pets.config.schema import DEFAULT_MAX_UNPACKED_GB, recipe_kind
 from pets.data.archive import REDO, unpack
 from pets.data.digits import write_digits
 from pets.data.fetch import OFFLINE_HINT, Unreachable, fetch
+from pets.data.folder import copy_tree, resolve
 from pets.data.photos import write_photos
 from pets.errors import PetsError
 
@@ -54,7 +55,13 @@ def prepare_sources(name, recipe, target, downloads):
     raise PetsError(f"no source of dataset {name} could be fetched{said}: {failures[-1]}")
 
 
-KINDS = {"builtin": prepare_builtin, "sources": prepare_sources}  # the kinds of pets.config.schema.RECIPE_KINDS
+def prepare_folder(name, recipe, target, downloads):
+    folder = resolve(recipe["folder"])
+    print(f"download: {copy_tree(folder, target, name)} files from {folder}")
+
+
+# the kinds of pets.config.schema.RECIPE_KINDS
+KINDS = {"builtin": prepare_builtin, "sources": prepare_sources, "folder": prepare_folder}
 
 
 def prepare_dataset(name: str, recipe: dict, target: str | Path, downloads: str | Path | None) -> None:

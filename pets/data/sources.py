@@ -1,17 +1,28 @@
 """What the local files the params name look like now, so that DVC notices one replaced in place.
 
-DVC re-runs a stage when its deps or params change; a local mirror (`file://` or a path) or a weights file named
-by `weights` is neither, so the `sources` stage, which DVC runs every time, writes these records, and the stages
-that read the files (download, train) depend on them.
+DVC re-runs a stage when its deps or params change; a local mirror (`file://` or a path), a folder of pictures, a
+weights file named by `weights` or the label fixes named by `index.fixes` is neither, so the `sources` stage, which
+DVC runs every time, writes these records, and the stages that read the files (download, index, train) depend on
+them.
 """
 
+import hashlib
+from pathlib import Path
+
+from pets.config.schema import recipe_kind
 from pets.config.weights import Weights
 from pets.data.fetch import local_path
+from pets.data.folder import resolve, tree_state
+from pets.errors import PetsError
 
 
-def local_files(recipe):
+def local_files(name, recipe):
     """[{url, size, mtime_ns}] of each archive of `recipe` that is a local file, in order ({url, missing: true}
-    for one that is not there)."""
+    for one that is not there); for a folder recipe, [{folder, path, files: [[name, size, mtime_ns], ...]}]: adding,
+    removing or replacing a picture changes it (and raises PetsError for a folder that cannot be used)."""
+    if recipe_kind(recipe) == "folder":
+        path = resolve(recipe["folder"])
+        return [{"folder": recipe["folder"], "path": str(path), "files": tree_state(path, name)}]
     records = []
     for url in archive_urls(recipe):
         path = local_path(url)
@@ -25,6 +36,22 @@ def weights_file(weights):
     there); just {weights} for the library's own."""
     parsed = Weights.parse(weights)
     return {"weights": weights, **(file_state(parsed.path) if parsed.kind == "file" else {})}
+
+
+def fixes_file(fixes):
+    """{fixes, sha256} of the labels_fix.csv the `index.fixes` param names (read whole: it is small, and a fix edited
+    within the same second must not be missed); just {fixes} when there is none."""
+    if not fixes:
+        return {"fixes": fixes}
+    try:
+        return {"fixes": fixes, "sha256": hashlib.sha256(Path(fixes).read_bytes()).hexdigest()}
+    except FileNotFoundError:
+        raise PetsError(
+            f"{fixes}: label fixes not found (params.yaml: index.fixes); write it (rows file,label or file,-) "
+            "or set index.fixes: ''"
+        ) from None
+    except OSError as error:
+        raise PetsError(f"{fixes}: cannot read it ({error.strerror}) (params.yaml: index.fixes)") from None
 
 
 def file_state(path):

@@ -1,53 +1,26 @@
 """Pictures people would rather look at than read: image grids and the confusion matrix."""
 
-import math
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from pets.atomic import atomic_path  # noqa: E402
-from pets.data.augment import train_view, valid_view  # noqa: E402
-
-
-def _save(figure, path):
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=80)
-    plt.close(figure)
-
-
-def image_grid(images, titles, path, heading="", columns=3, cell=3.0, colours=None):
-    """Save HWC uint8 (or float 0..1) images in a grid, each with its title (in its colour), under a heading."""
-    rows = max(1, math.ceil(len(images) / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(columns * cell, rows * cell + 0.3), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, image, title, colour in zip(axes.flat, images, titles, colours or ["black"] * len(titles)):
-        ax.imshow(np.asarray(image), interpolation="nearest" if np.asarray(image).shape[0] < 64 else "antialiased")
-        ax.set_title(title, fontsize=8, color=colour)
-    figure.suptitle(heading, fontsize=9)
-    figure.tight_layout()
-    _save(figure, path)
+from pets.data.augment import train_view, valid_view
+from pets.report.grid import image_grid, save_figure, thumbnail
 
 
 def changed_images(changes, raw, path, *, a, b, per_kind=9, side=160):
     """The images one run gets right and the other wrong (pets.report.compare.changed), fixed ones first, each
     titled with its label and both predictions, from the dataset folder `raw`; the number of images drawn (those
     whose file is there)."""
-    from PIL import Image, ImageOps
-
     picked = [c for c in changes if c[0] == "fixed"][:per_kind] + [c for c in changes if c[0] == "broken"][:per_kind]
     images, titles, colours = [], [], []
     for kind, row_a, row_b in picked:
-        try:
-            with Image.open(Path(raw) / row_a["file"]) as image:
-                images.append(np.asarray(ImageOps.fit(image.convert("RGB"), (side, side))))
-        except OSError:
+        image = thumbnail(Path(raw) / row_a["file"], side)
+        if image is None:
             continue
+        images.append(image)
         titles.append(f"{kind}: {row_a['label']}\n{a}: {row_a['predicted']} / {b}: {row_b['predicted']}")
         colours.append("green" if kind == "fixed" else "red")
     if images:
@@ -81,7 +54,7 @@ def confusion_matrix(predicted, labels, classes, path):
             )
     ax.set_title("confusion matrix")
     figure.tight_layout()
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def show_batch(split, size, augment, classes, path, n=9, seed=0):
@@ -123,7 +96,7 @@ def training_curves(history, path):
         ax.set_xticks(epochs)
         ax.legend()
     figure.tight_layout()
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def lr_curve(rates, losses, suggested, path):
@@ -137,4 +110,4 @@ def lr_curve(rates, losses, suggested, path):
         ax.axvline(rate, color=colour, linestyle="--", label=f"{name}: {rate:.1e}")
     ax.legend()
     figure.tight_layout()
-    _save(figure, path)
+    save_figure(figure, path)
