@@ -66,3 +66,26 @@ def write_images(root, colours):
             {"path": name, "label": name.split("/")[-1].split("_")[0], "split": "valid" if i % 3 == 2 else "train"}
         )
     return rows
+
+
+def picture_folder(root, classes=("astronaut", "coffee", "chelsea"), per_class=20, wrong=()):
+    """A user's folder of real photographs: `root/<class>/` with `per_class` crops of that scikit-image photograph,
+    mixed JPEG and PNG, one upper-case .JPG, one name with a space and a hidden .DS_Store. `wrong` lists
+    (photograph, n, folder): crop n of one photograph put in another's folder, a label wrong on purpose."""
+    import skimage.data
+
+    from pets.data.photos import random_crop
+
+    rng = np.random.default_rng(0)
+    misplaced = {(photo, n): folder for photo, n, folder in wrong}
+    for name in classes:
+        photo = getattr(skimage.data, name)()
+        for n in range(per_class):
+            crop = random_crop(photo, (int(rng.integers(2)), int(rng.integers(2))), rng)
+            folder = root / misplaced.get((name, n), name)
+            folder.mkdir(parents=True, exist_ok=True)
+            stem = f"{name} {n}" if n == 1 else f"{name}_{n}"
+            suffix = ".png" if n % 3 == 0 else ".JPG" if n == 2 else ".jpg"
+            crop.save(folder / f"{stem}{suffix}", format="PNG" if suffix == ".png" else "JPEG", quality=90)
+    (root / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    return root

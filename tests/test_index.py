@@ -187,3 +187,29 @@ def test_empty_class_folders_are_reported(tmp_path):
     (tmp_path / "train" / "fox").mkdir()
     _, classes, report = index(tmp_path, images="train", label_rule="folder", valid_frac=0.25)
     assert classes == ["cat", "dog"] and report["empty_classes"] == ["fox"]
+
+
+def test_the_folder_rule_refuses_class_folders_at_different_depths(tmp_path):
+    touch(tmp_path, *(f"cats/{n}.jpg" for n in range(5)), *(f"dogs/beagle/{n}.jpg" for n in range(5)))
+    with pytest.raises(PetsError, match=r"images sit at different depths below \.: cats/0.jpg \(1 folder\(s\) down\), "
+                       r"dogs/beagle/0.jpg \(2 folder\(s\) down\); give every class one folder"):  # fmt: skip
+        index(tmp_path, images=".", label_rule="folder")
+    touch(tmp_path / "flat", "a.jpg", "b.jpg")
+    with pytest.raises(PetsError, match=r"the images sit directly in \., e.g. a.jpg, not in class folders"):
+        index(tmp_path / "flat", images=".", label_rule="folder")
+
+
+def test_fixes_relabel_and_drop_after_the_split_and_are_counted(tmp_path):
+    names = [f"images/{breed}_{n}.jpg" for breed in ("cat", "dog") for n in range(10)]
+    touch(tmp_path, *names)
+    rows, _, _ = index(tmp_path)
+    (tmp_path / "labels_fix.csv").write_text("file,label\nimages/cat_1.jpg,dog\nimages/dog_2.jpg,-\n")
+    fixed, classes, report = index(tmp_path, fixes=tmp_path / "labels_fix.csv")
+    expected = [
+        {**row, "label": "dog"} if row["path"] == "images/cat_1.jpg" else row
+        for row in rows
+        if row["path"] != "images/dog_2.jpg"
+    ]
+    assert fixed == expected  # every other image keeps its split
+    assert classes == ["cat", "dog"] and report["images"] == 19
+    assert report["fixes"] == {"file": str(tmp_path / "labels_fix.csv"), "relabelled": 1, "dropped": 1, "unchanged": 0}

@@ -31,7 +31,7 @@ def read_fixes(path: str | Path, *, files: set[str], classes: list[str]) -> dict
             raise PetsError(f"{where}: {','.join(row)!r} is not `file,label` (or `file,-` to drop the image)")
         file, label = row
         if file not in files:
-            close = difflib.get_close_matches(file, list(files), n=1)
+            close = difflib.get_close_matches(file, sorted(files), n=1)
             hint = f" (did you mean {close[0]}?)" if close else " (use the file column of metrics/label_review.csv)"
             raise PetsError(f"{where}: {file} is not an image of the dataset{hint}")
         if label != DROP and label not in classes:

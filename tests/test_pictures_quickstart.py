@@ -1,0 +1,96 @@
+"""End to end: the README's third quick start, "Your own pictures". A folder of real photographs (3 classes of 20,
+class subfolders, JPEG and PNG, an upper-case .JPG, a name with a space, a hidden .DS_Store, two pictures in the wrong
+folder) goes to a prediction with the README's commands; audit finds the two wrong labels, labels_fix.csv fixes them
+as a versioned diff; and the user's folder is never changed."""
+
+import csv
+import json
+import subprocess
+
+import numpy as np
+import pytest
+import skimage.data
+
+from pets.data.photos import random_crop
+from tests.imagefiles import picture_folder
+from tests.project import ROOT, Project, stages_run
+
+pytestmark = pytest.mark.e2e  # a copy of the project, real dvc commands
+
+WRONG = [("coffee", 4, "chelsea"), ("astronaut", 5, "coffee")]  # (photograph, crop, the folder it is put in)
+MISPLACED = {"chelsea/coffee_4.jpg": "coffee", "coffee/astronaut_5.jpg": "astronaut"}  # file: its right label
+
+
+def owned(folder):
+    """What the user owns: each file's bytes, mtime and mode."""
+    return {p: (p.read_bytes(), p.stat().st_mtime_ns, p.stat().st_mode) for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pictures")
+    project = Project(root / "project", root / "torch_home")
+    project.folder = picture_folder(root / "my pictures", wrong=WRONG)
+    project.owned = owned(project.folder)
+    # what `make pictures DIR=...` runs (test_make_pictures_runs_the_quick_start_with_the_folder holds the two equal)
+    project.output = project.run(
+        "python", "-m", "pets", "quickstart", "pictures", "--set", f"datasets.pictures.folder={project.folder}"
+    )
+    return project
+
+
+def test_make_pictures_runs_the_quick_start_with_the_folder():
+    shown = subprocess.run(
+        ["make", "-n", "pictures", "DIR=~/my pictures"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert shown[-1] == "python -m pets quickstart pictures --set 'datasets.pictures.folder=~/my pictures'"
+
+
+def test_a_folder_of_pictures_trains_and_predicts(project, tmp_path):
+    assert stages_run(project.output) == ["download", "index", "cache", "train", "evaluate"]
+    index = project.json("metrics/index.json")
+    assert index["classes"] == 3 and index["images"] == 60 and index["skipped"] == []  # .DS_Store never copied
+    check = project.json("metrics/data_check.json")
+    per_class = {row["class"]: row["train"] + row["valid"] for row in check["per_class"]}
+    assert per_class == {"astronaut": 19, "chelsea": 21, "coffee": 20} and check["imbalance"] == 1.11
+    assert project.json("metrics/metrics.json")["valid"]["error_rate"] <= 0.25
+    new = tmp_path / "new.jpg"
+    random_crop(skimage.data.coffee(), (1, 0), np.random.default_rng(7)).save(new)
+    shown = json.loads(project.run("python", "-m", "pets", "predict", "--json", str(new), stdout_only=True))
+    assert shown[0]["predictions"][0]["class"] == "coffee"
+
+
+def test_audit_finds_the_wrong_labels_and_a_fix_file_retrains_on_the_right_ones(project):
+    project.run("python", "-m", "pets", "audit")
+    with open(project.path / "metrics/label_review.csv", newline="") as table:
+        review = list(csv.DictReader(table))
+    assert len(review) == 60 and (project.path / "metrics/label_review.png").stat().st_size > 10_000
+    top = [row["file"] for row in review[:10]]
+    assert set(MISPLACED) <= set(top), review[:10]
+    (project.path / "labels_fix.csv").write_text(
+        "file,label\n" + "".join(f"{file},{label}\n" for file, label in MISPLACED.items())
+    )
+    output = project.run("dvc", "exp", "run", "-S", "index.fixes=labels_fix.csv")
+    assert stages_run(output) == ["index", "cache", "train", "evaluate"]  # download did not run again
+    fixes = project.json("metrics/index.json")["fixes"]
+    assert fixes == {"file": "labels_fix.csv", "relabelled": 2, "dropped": 0, "unchanged": 0}
+    with open(project.path / "data/index/index.csv", newline="") as table:
+        labels = {row["path"]: row["label"] for row in csv.DictReader(table)}
+    assert all(labels[file] == label for file, label in MISPLACED.items())
+    (project.path / "labels_fix.csv").write_text("file,label\nchelsea/coffee_4.jpg,cofee\n")
+    failed = project.run("dvc", "repro", check=False)
+    assert "labels_fix.csv line 2: 'cofee' is not a class; did you mean coffee?" in failed
+
+
+def test_a_picture_added_to_the_folder_reruns_download_and_the_users_files_never_change(project):
+    assert project.owned == owned(project.folder)  # after training, predicting and auditing
+    (project.path / "labels_fix.csv").write_text("file,label\n")
+    assert stages_run(project.run("dvc", "repro", "index")) == ["index"]  # the fix file changed; no picture did
+    assert stages_run(project.run("dvc", "repro", "index")) == []
+    (project.folder / "coffee/new.png").write_bytes((project.folder / "coffee/coffee_0.png").read_bytes())
+    assert stages_run(project.run("dvc", "repro", "index")) == ["download", "index"]
+    check = project.json("metrics/data_check.json")
+    assert sum(check["exact_duplicates"].values()) == 1 and check["pairs"][0]["b"] in (
+        "coffee/new.png",
+        "coffee/coffee_0.png",
+    )
