@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pets.data.cache import build_cache, cached_images, drop_images, read_manifest
 from pets.data.check import check_data, summary
+from pets.data.loader import CachedSplit
 from pets.data.photos import photographs, random_crop
-from pets.errors import PetsError
 
 QUADRANTS = {"train": [(0, 0), (1, 1)], "valid": [(0, 1), (1, 0)]}
 
@@ -30,13 +31,23 @@ def distinct(tmp_path_factory):
     return root, rows
 
 
-def check(root, rows, duplicates="report", min_per_class=1):
-    return check_data(rows, root, duplicates=duplicates, min_per_class=min_per_class, workers=1)
+def check(root, rows, duplicates="report", resolution=160):
+    """The cache stage's way: the cache built (hashing as it decodes), then checked, the drop applied to it."""
+    out = root.parent / f"{root.name}-cache-{duplicates}-{resolution}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    classes = sorted({row["label"] for row in rows})
+    manifest = build_cache(rows, classes, root, out, resolution=resolution, resize="crop", max_bad_frac=0, workers=1)
+    result = check_data(cached_images(manifest), duplicates=duplicates)
+    if result.dropped:
+        drop_images(out, manifest, result.dropped)
+    return result, out
 
 
-def test_a_set_without_duplicates_has_none(distinct):
-    result = check(*distinct)
-    assert result.pairs == [] and result.rows == distinct[1]
+@pytest.mark.parametrize("resolution", [160, 288])
+def test_a_set_without_duplicates_has_none(distinct, resolution):
+    result, _ = check(*distinct, resolution=resolution)
+    assert result.pairs == [] and result.dropped == []
     assert result.report["exact_duplicates"] == result.report["near_duplicates"] == {
         "within_splits": 0, "across_splits": 0
     }  # fmt: skip
@@ -77,8 +88,9 @@ def planted(distinct, tmp_path_factory):
     return root, rows
 
 
-def test_planted_copies_are_found_within_and_across_splits_and_nothing_else(planted):
-    result = check(*planted)
+@pytest.mark.parametrize("resolution", [160, 288])
+def test_planted_copies_are_found_within_and_across_splits_and_nothing_else(planted, resolution):
+    result, _ = check(*planted, resolution=resolution)
     found = {(p["kind"], p["a"], p["b"], tuple(p["splits"])) for p in result.pairs}
     assert found == {
         ("exact", "coffee/coffee_00.jpg", "coffee/copy.jpg", ("train", "valid")),
@@ -90,37 +102,19 @@ def test_planted_copies_are_found_within_and_across_splits_and_nothing_else(plan
     assert result.report["exact_duplicates"] == {"within_splits": 1, "across_splits": 1}
     assert result.report["near_duplicates"] == {"within_splits": 1, "across_splits": 2}
     assert [p["kind"] for p in result.pairs[:2]] == ["exact", "exact"]  # the worst first
-    assert result.rows == planted[1]  # report only: nothing dropped
+    assert result.dropped == []  # report only
     assert any("3 validation/test image(s) duplicate another split's" in line for line in summary(result.report))
 
 
-def test_drop_across_splits_removes_the_validation_member_of_each_leak_only(planted):
-    result = check(*planted, duplicates="drop_across_splits")
-    assert result.report["dropped_files"] == ["chelsea/reencoded.jpg", "coffee/copy.jpg", "rocket/half.png"]
-    assert {row["path"] for row in planted[1]} - {row["path"] for row in result.rows} == {
-        "chelsea/reencoded.jpg", "coffee/copy.jpg", "rocket/half.png"
-    }  # fmt: skip
-    assert result.report["images"] == {"train": 28, "valid": 26}
-
-
-def test_a_class_with_too_few_images_fails_naming_it(distinct):
-    root, rows = distinct
-    with pytest.raises(PetsError, match=r"class astronaut has 4 image\(s\), fewer than index.min_per_class \(5\), "
-                       r"and 12 more class\(es\) too: add pictures"):  # fmt: skip
-        check(root, rows, min_per_class=5)
-    one = [row for row in rows if row["label"] != "coffee" or row["path"].endswith("00.jpg")]
-    with pytest.raises(PetsError, match=r"^class coffee has 1 image\(s\), fewer than index.min_per_class \(2\):"):
-        check(root, one, min_per_class=2)
-    result = check(root, one, min_per_class=1)
-    assert result.report["smallest_class"] == {"class": "coffee", "images": 1}
-    assert result.report["largest_class"]["images"] == 4 and result.report["imbalance"] == 4.0
-
-
-def test_an_undecodable_image_is_still_compared_by_its_bytes(distinct, tmp_path):
-    root, rows = distinct
-    (tmp_path / "a").mkdir()
-    (tmp_path / "a/x.jpg").write_bytes(b"not an image")
-    (tmp_path / "a/y.jpg").write_bytes(b"not an image")
-    rows = [{"path": "a/x.jpg", "label": "a", "split": "train"}, {"path": "a/y.jpg", "label": "a", "split": "valid"}]
-    result = check(tmp_path, rows)
-    assert [(p["kind"], p["a"], p["b"]) for p in result.pairs] == [("exact", "a/x.jpg", "a/y.jpg")]
+def test_drop_across_splits_leaves_the_validation_member_of_each_leak_out_of_the_cache(planted):
+    result, out = check(*planted, duplicates="drop_across_splits")
+    leaks = ["chelsea/reencoded.jpg", "coffee/copy.jpg", "rocket/half.png"]
+    assert result.report["dropped_files"] == leaks and result.report["images"] == {"train": 28, "valid": 26}
+    manifest = read_manifest(out)
+    assert manifest["dropped"] == leaks and not set(leaks) & set(manifest["splits"]["valid"]["files"])
+    valid = CachedSplit(out, "valid")
+    assert len(valid) == 26 == len(valid.files) == len(manifest["splits"]["valid"]["sha256"])
+    kept, _ = check(*planted)  # the same images, nothing dropped: every kept row holds the same pixels
+    full = CachedSplit(planted[0].parent / f"{planted[0].name}-cache-report-160", "valid")
+    rows = [full.files.index(name) for name in valid.files]
+    assert (full[rows][0] == valid[list(range(26))][0]).all() and kept.dropped == []

@@ -213,3 +213,12 @@ def test_fixes_relabel_and_drop_after_the_split_and_are_counted(tmp_path):
     assert fixed == expected  # every other image keeps its split
     assert classes == ["cat", "dog"] and report["images"] == 19
     assert report["fixes"] == {"file": str(tmp_path / "labels_fix.csv"), "relabelled": 1, "dropped": 1, "unchanged": 0}
+
+
+def test_a_class_with_too_few_images_fails_naming_it(tmp_path):
+    touch(tmp_path, *(f"cats/{n}.jpg" for n in range(6)), "dogs/1.jpg", "owls/1.jpg", "owls/2.jpg")
+    with pytest.raises(PetsError, match=r"^class dogs has 1 image\(s\), fewer than index.min_per_class \(5\), and 1 "
+                       r"more class\(es\) too: add pictures of it, remove it from the data, or lower"):  # fmt: skip
+        index(tmp_path, images=".", label_rule="folder", min_per_class=5)
+    with pytest.raises(PetsError, match=r"^class dogs has 1 image\(s\), fewer than index.min_per_class \(2\):"):
+        index(tmp_path, images=".", label_rule="folder", min_per_class=2)

@@ -1,6 +1,7 @@
 """The pixel cache: every indexed image decoded and resized once into one memory-mappable array per split."""
 
 import errno
+import io
 import json
 import multiprocessing
 import os
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.format import open_memmap
 
+from pets.data.check import byte_hash, pixel_hash
 from pets.data.images import load_image
 from pets.data.index import SPLITS
 from pets.errors import PetsError
@@ -33,42 +35,46 @@ def _open_array(path):
 
 
 def _decode_chunk(task):
-    """Decode rows start.. into the split's array file; return (count, bad rows with reasons, pixel sums, squares)."""
+    """Decode rows start.. into the split's array file; return (count, bad rows with reasons, pixel sums, squares,
+    {row: (sha256 of the file, perceptual hash of the pixels)}) (pets.data.check)."""
     start, paths, resolution, resize = task
-    bad, sums, squares = [], np.zeros(3), np.zeros(3)
+    bad, sums, squares, hashes = [], np.zeros(3), np.zeros(3), {}
     for row, path in enumerate(paths, start):
         try:
-            pixels = load_image(path, resolution, resize)
+            data = Path(path).read_bytes()
+            pixels = load_image(io.BytesIO(data), resolution, resize)
         except Exception as error:  # noqa: BLE001 - any decoding failure is reported, not fatal
             bad.append((row, f"{type(error).__name__}: {' '.join(str(error).split())}"))
             continue
+        hashes[row] = (byte_hash(data), pixel_hash(pixels))
         fd, offset, row_bytes = _target
         os.pwrite(fd, pixels.data, offset + row * row_bytes)
         sample = pixels[::STATS_STRIDE, ::STATS_STRIDE].reshape(-1, 3).astype(np.float64) / 255.0
         sums += sample.sum(0)
         squares += (sample * sample).sum(0)
-    return len(paths), bad, sums, squares
+    return len(paths), bad, sums, squares, hashes
 
 
 def _cache_split(array_path, paths, resolution, resize, workers):
-    """Fill a new array at `array_path`; return (kept row numbers, bad {row: reason}, sums, squares)."""
+    """Fill a new array at `array_path`; return (kept row numbers, bad {row: reason}, sums, squares, hashes)."""
     open_memmap(array_path, mode="w+", dtype=np.uint8, shape=(len(paths), resolution, resolution, 3)).flush()
     tasks = [(start, paths[start : start + CHUNK], resolution, resize) for start in range(0, len(paths), CHUNK)]
-    bad, sums, squares = {}, np.zeros(3), np.zeros(3)
+    bad, sums, squares, hashes = {}, np.zeros(3), np.zeros(3), {}
     context = multiprocessing.get_context("fork")
     with (
         context.Pool(workers, initializer=_open_array, initargs=(array_path,)) as pool,
         progress(total=len(paths), desc=f"cache {Path(array_path).stem}", unit=" img") as bar,
     ):
-        for count, chunk_bad, chunk_sums, chunk_squares in pool.imap_unordered(_decode_chunk, tasks):
+        for count, chunk_bad, chunk_sums, chunk_squares, chunk_hashes in pool.imap_unordered(_decode_chunk, tasks):
             bad.update(chunk_bad)
+            hashes.update(chunk_hashes)
             sums += chunk_sums
             squares += chunk_squares
             bar.update(count)
     kept = [row for row in range(len(paths)) if row not in bad]
     if bad:
         _drop_rows(array_path, kept)
-    return kept, bad, sums, squares
+    return kept, bad, sums, squares, hashes
 
 
 def _drop_rows(array_path, kept):
@@ -111,7 +117,9 @@ def build_cache(
             continue
         paths = [str(Path(root) / row["path"]) for row in split_rows]
         try:
-            kept, bad, sums, squares = _cache_split(Path(out) / f"{split}.npy", paths, resolution, resize, workers)
+            kept, bad, sums, squares, hashes = _cache_split(
+                Path(out) / f"{split}.npy", paths, resolution, resize, workers
+            )
         except OSError as error:
             if error.errno != errno.ENOSPC:
                 raise
@@ -122,6 +130,8 @@ def build_cache(
         manifest["splits"][split] = {
             "files": [split_rows[i]["path"] for i in kept],
             "labels": [class_number[split_rows[i]["label"]] for i in kept],
+            "sha256": [hashes[i][0] for i in kept],
+            "phash": [hashes[i][1] for i in kept],
         }
         manifest["bad"] += [{"path": split_rows[i]["path"], "reason": reason} for i, reason in sorted(bad.items())]
         if split == "train":
@@ -139,8 +149,33 @@ def build_cache(
     mean = total_sums / train_pixels
     manifest["mean"] = mean.round(6).tolist()
     manifest["std"] = np.sqrt(np.maximum(total_squares / train_pixels - mean**2, 1e-12)).round(6).tolist()
-    (Path(out) / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+    write_manifest(out, manifest)
     return manifest
+
+
+def cached_images(manifest: dict) -> list[dict]:
+    """Every image of the cache as {path, label, split, sha256, phash}: what pets.data.check reads."""
+    return [
+        {"path": path, "label": manifest["classes"][label], "split": split, "sha256": digest, "phash": bits}
+        for split, entry in manifest["splits"].items()
+        for path, label, digest, bits in zip(entry["files"], entry["labels"], entry["sha256"], entry["phash"])
+    ]
+
+
+def drop_images(out: str | Path, manifest: dict, dropped: list[str]) -> None:
+    """Leave the `dropped` images out of the cache at `out`: their rows, their entries in the manifest."""
+    gone = set(dropped)
+    for split, entry in manifest["splits"].items():
+        kept = [row for row, path in enumerate(entry["files"]) if path not in gone]
+        if len(kept) < len(entry["files"]):
+            _drop_rows(Path(out) / f"{split}.npy", kept)
+            manifest["splits"][split] = {key: [values[row] for row in kept] for key, values in entry.items()}
+    manifest["dropped"] = sorted(dropped)
+    write_manifest(out, manifest)
+
+
+def write_manifest(out: str | Path, manifest: dict) -> None:
+    (Path(out) / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
 
 
 def read_manifest(cache_dir: str | Path) -> dict:

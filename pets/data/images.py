@@ -1,6 +1,7 @@
 """Decode any image Pillow opens into an RGB uint8 square of a given resolution."""
 
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -30,7 +31,7 @@ def upright(image):
     return ImageOps.exif_transpose(image) if image.getexif().get(ORIENTATION, 1) != 1 else image
 
 
-def load_image(path: str | Path, resolution: int, resize: str = "crop") -> np.ndarray:
+def load_image(path: str | Path | BinaryIO, resolution: int, resize: str = "crop") -> np.ndarray:
     """(resolution, resolution, 3) uint8 pixels of the first frame, upright by its EXIF orientation.
 
     crop: the shorter side is scaled to `resolution` and the centre kept; squish: the whole

@@ -171,6 +171,7 @@ def index_arguments(index_params: dict) -> dict:
         valid_frac=p["valid_frac"],
         seed=p["seed"],
         skip_unlabelled=p["skip_unlabelled"],
+        min_per_class=p["min_per_class"],
         fixes=p["fixes"] or None,
     )
 
@@ -183,6 +184,17 @@ def split_counts(rows: list[dict], classes: list[str]) -> dict:
         "splits": {s: sum(per_split[s].values()) for s in SPLITS if per_split[s]},
         "per_class": {c: {s: per_split[s][c] for s in SPLITS if per_split[s]} for c in classes},
     }
+
+
+def check_class_sizes(rows: list[dict], min_per_class: int) -> None:
+    sizes = Counter(row["label"] for row in rows)
+    small = sorted(name for name, count in sizes.items() if count < min_per_class)
+    if small:
+        others = f", and {len(small) - 1} more class(es) too" if len(small) > 1 else ""
+        raise PetsError(
+            f"class {small[0]} has {sizes[small[0]]} image(s), fewer than index.min_per_class ({min_per_class})"
+            f"{others}: add pictures of it, remove it from the data, or lower index.min_per_class"
+        )
 
 
 def check_splits(rows: list[dict], classes: list[str], *, split_rule: str, csv_name: str, valid_frac: float) -> None:
@@ -210,10 +222,12 @@ def build_index(
     valid_frac: float,
     seed: int,
     skip_unlabelled: bool,
+    min_per_class: int = 1,
     fixes: str | Path | None = None,
 ) -> tuple[list[dict], list[str], dict]:
     """Return (rows, classes, report): rows are dicts path/label/split sorted by path. `fixes` is a labels_fix.csv
-    (pets.data.fixes), applied after the split so that a fix moves no other image between splits."""
+    (pets.data.fixes), applied after the split so that a fix moves no other image between splits. A class with fewer
+    than `min_per_class` images (all splits) fails."""
     files = list_files(root, images)
     table = LabelTable(root, csv_name, images) if "csv" in (label_rule, split_rule) else None
     if label_rule == "folder":
@@ -246,6 +260,7 @@ def build_index(
             - set(classes)
             - {Path(path).parent.name for path in files}
         )
+    check_class_sizes(rows, min_per_class)
     check_splits(rows, classes, split_rule=split_rule, csv_name=csv_name, valid_frac=valid_frac)
     report = {
         **split_counts(rows, classes),

@@ -27,7 +27,7 @@ def review_csv(rows: list[dict]) -> str:
 
 def review_picture(rows: list[dict], raw: str | Path, path: str | Path, n: int) -> None:
     """A contact sheet of the first `n` rows: each image with its given label and the model's."""
-    images, titles = [], []
+    images, titles, colours = [], [], []
     for row in rows[:n]:
         image = thumbnail(Path(raw) / row["file"])
         images.append(image if image is not None else np.zeros((160, 160, 3), np.uint8))
@@ -35,8 +35,9 @@ def review_picture(rows: list[dict], raw: str | Path, path: str | Path, n: int) 
             f"{row['file']} ({row['split']})\nlabel {row['label']} {row['p_label']:.2f}, "
             f"model {row['predicted']} {row['p_predicted']:.2f}"
         )
+        colours.append("red" if row["predicted"] != row["label"] else "black")
     heading = f"the {len(images)} images whose label the model finds least likely: relabel or drop in labels_fix.csv"
-    image_grid(images, titles, path, heading=heading, columns=4)
+    image_grid(images, titles, path, heading=heading, columns=4, cell=3.3, colours=colours)
 
 
 def fix_lines(rows: list[dict], n: int) -> list[str]:
@@ -46,7 +47,8 @@ def fix_lines(rows: list[dict], n: int) -> list[str]:
         f"model {row['predicted']} ({row['p_predicted']:.3f})"
         for row in rows[:n]
     ]
+    example = f" (e.g. {rows[0]['file']},{rows[0]['predicted']})" if rows else ""
     return lines + [
-        "to fix a label, add `file,label` (or `file,-` to drop the image) to labels_fix.csv, set "
+        f"to fix a label, add `file,label`{example} or `file,-` to drop the image, to labels_fix.csv, set "
         "index.fixes: labels_fix.csv in params.yaml, commit both, and run dvc repro"
     ]

@@ -26,4 +26,4 @@ def duplicates_picture(pairs: list[dict], raw: str | Path, path: str | Path, n: 
         if pairs
         else "no duplicates: no two images are the same picture"
     )
-    image_grid(images, titles, path, heading=heading, columns=2)
+    image_grid(images, titles, path, heading=heading, columns=2, colours=colours)
