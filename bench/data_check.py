@@ -9,6 +9,7 @@ alone, with every core, from a warm page cache; the best of each is reported.
 """
 
 import argparse
+import functools
 import tempfile
 import time
 from pathlib import Path
@@ -65,8 +66,8 @@ def main():
                 out = root / f"cache-{kind}-{repeat}"
                 out.mkdir()
                 spent, manifest = timed(
-                    lambda: build_cache(rows, classes, root, out, resolution=args.resolution, resize="crop",
-                                        max_bad_frac=0.01)
+                    functools.partial(build_cache, rows, classes, root, out, resolution=args.resolution,
+                                      resize="crop", max_bad_frac=0.01)
                 )  # fmt: skip
                 seconds[kind].append(spent)
         check_seconds, check = timed(lambda: check_data(cached_images(manifest), duplicates="report"))
