@@ -119,6 +119,8 @@ def audit_command(args):
     from pets.report.predictions import prediction_rows
     from pets.runtime.profile import runtime
 
+    if not os.path.isfile(args.model):
+        raise PetsError(f"{args.model} not found: train a model first (dvc repro, or a quick start: make pictures)")
     model, checkpoint, preprocess = model_from_checkpoint(args.model)
     manifest = read_manifest(layout.CACHE)
     if manifest["classes"] != checkpoint["classes"]:

@@ -43,6 +43,7 @@ def test_pets_shaped_archive_over_http_with_a_failing_first_source(project):
         project.set_params(
             size=16,
             cache__resolution=16,
+            index__min_per_class=3,  # the archive's three images a breed
             datasets__pets__sources=[
                 {"archives": [{"url": f"{server.url}/gone/oxford-iiit-pet.tgz"}]},
                 {
@@ -109,7 +110,9 @@ def test_a_local_archive_replaced_in_place_is_unpacked_again(project, tmp_path, 
 
 
 def test_the_download_depends_on_the_recipe_in_use_only(project):
-    project.set_params(data="photos", datasets__photos__train_per_class=2, datasets__photos__valid_per_class=1)
+    project.set_params(
+        data="photos", datasets__photos__train_per_class=2, datasets__photos__valid_per_class=1, index__min_per_class=3
+    )
     assert stages_run(project.run("dvc", "repro", "download")) == ["download"]
     project.set_params(datasets__pets__max_unpacked_gb=32)  # another dataset's recipe
     assert project.up_to_date("download")

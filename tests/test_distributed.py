@@ -13,6 +13,8 @@ OUTPUTS = [
     "confusion.json",
     "confusion.png",
     "curves.png",
+    "data_check.json",
+    "duplicates.png",
     "index.json",
     "metrics.json",
     "most_confused.json",

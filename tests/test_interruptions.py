@@ -142,6 +142,7 @@ def test_interrupted_download_resumes_and_unpacks_the_same_tree(tmp_path, sig):
         project.set_params(
             size=16,
             cache__resolution=16,
+            index__min_per_class=3,  # the archive's three images a breed
             datasets__pets__sources=[
                 {
                     "archives": [

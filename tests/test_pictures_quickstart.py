@@ -88,9 +88,16 @@ def test_a_picture_added_to_the_folder_reruns_download_and_the_users_files_never
     assert stages_run(project.run("dvc", "repro", "index")) == ["index"]  # the fix file changed; no picture did
     assert stages_run(project.run("dvc", "repro", "index")) == []
     (project.folder / "coffee/new.png").write_bytes((project.folder / "coffee/coffee_0.png").read_bytes())
-    assert stages_run(project.run("dvc", "repro", "index")) == ["download", "index"]
+    assert stages_run(project.run("dvc", "repro", "cache")) == ["download", "index", "cache"]
     check = project.json("metrics/data_check.json")
     assert sum(check["exact_duplicates"].values()) == 1 and check["pairs"][0]["b"] in (
         "coffee/new.png",
         "coffee/coffee_0.png",
     )
+
+
+def test_a_folder_that_is_not_there_fails_in_the_first_stage_in_one_line(project, tmp_path):
+    output = project.run("dvc", "exp", "run", "-S", f"datasets.pictures.folder={tmp_path / 'gone'}", check=False)
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: {tmp_path / 'gone'}: no such folder (params.yaml: datasets.pictures.folder)"]
+    assert "Running stage 'download'" not in output

@@ -69,6 +69,7 @@ def test_pictures_and_plots_are_there_with_data(project):
         "metrics/show_valid.png",
         "metrics/confusion.png",
         "metrics/top_losses.png",
+        "metrics/duplicates.png",
     }
     assert set(plots) == declared
     for name in ("losses", "error_rate", "metrics/confusion.json", "metrics/per_class.tsv", "metrics/predictions.csv"):

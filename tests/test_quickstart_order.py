@@ -40,7 +40,8 @@ def project(tmp_path_factory):
     project.set_params(
         datasets__pets={
             "sources": [{"archives": [{"url": str(root / "images.tar.gz")}, {"url": str(root / "annotations.tar.gz")}]}]
-        }
+        },
+        index__min_per_class=3,  # three images a breed in the archive, four a photograph in the photos' slice
     )
     quickstarts = yaml.safe_load((project.path / "quickstarts.yaml").read_text())
     sliced = {name: {**(quickstarts[name] or {}), **SLICES.get(name, {})} for name in quickstarts}
