@@ -29,7 +29,7 @@ def image_grid(images, titles, path, heading="", columns=3, cell=3.0, colours=No
         ax.imshow(np.asarray(image), interpolation="nearest" if np.asarray(image).shape[0] < 64 else "antialiased")
         ax.set_title(title, fontsize=8, color=colour)
     figure.suptitle(heading, fontsize=9)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.3 / (rows * cell + 0.3)))  # room for the heading above the titles
     save_figure(figure, path)
 
 
