@@ -5,6 +5,7 @@ as a versioned diff; and the user's folder is never changed."""
 
 import csv
 import json
+import os
 import subprocess
 
 import numpy as np
@@ -40,9 +41,13 @@ def project(tmp_path_factory):
 
 
 def test_make_pictures_runs_the_quick_start_with_the_folder():
+    alone = {
+        k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+    }  # not under make test
     shown = subprocess.run(
-        ["make", "-n", "pictures", "DIR=~/my pictures"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.splitlines()
+        ["make", "--no-print-directory", "-n", "pictures", "DIR=~/my pictures"],
+        cwd=ROOT, env=alone, capture_output=True, text=True, check=True,
+    ).stdout.splitlines()  # fmt: skip
     assert shown[-1] == "python -m pets quickstart pictures --set 'datasets.pictures.folder=~/my pictures'"
 
 
