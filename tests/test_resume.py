@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from pets.train.loop import TIMINGS
-from pets.train.resume import Resume, fingerprint
+from pets.train.resume import Resume, fingerprint, read_state, write_state
 from tests.helpers import fit_on, model_and_stats, recipe
 
 # pretrained=True: a frozen phase of 2 epochs, then an unfrozen one of 2, each with its own optimizer and schedule
@@ -71,25 +71,64 @@ def damaged(path):
     path.write_bytes(path.read_bytes()[:1000])
 
 
+def overwritten(path):
+    """64 bytes inside the largest weight tensor changed: without the digest the file would load, into other weights."""
+    weights = max(read_state(path)[0]["model"].values(), key=lambda tensor: tensor.numel())
+    raw, data = weights.numpy().tobytes(), bytearray(path.read_bytes())
+    start = data.find(raw[:256])
+    assert start > 0 and len(raw) >= 128
+    data[start + 64 : start + 128] = bytes(a ^ 0xFF for a in data[start + 64 : start + 128])
+    path.write_bytes(bytes(data))
+
+
 def a_state_dict(path):
-    torch.save(torch.load(path, weights_only=True)["model"], path)
+    torch.save(read_state(path)[0]["model"], path)
 
 
 def weights_not_a_mapping(path):
-    torch.save({**torch.load(path, weights_only=True), "model": [1.0, 2.0]}, path)
+    write_state(path, {**read_state(path)[0], "model": [1.0, 2.0]})
+
+
+def without(key):
+    def remove(path):
+        state = read_state(path)[0]
+        del state[key]
+        write_state(path, state)
+
+    return remove
+
+
+def unwrapped(path):
+    """The checkpoint as this project wrote it before the digest."""
+    torch.save(read_state(path)[0], path)
 
 
 @pytest.mark.parametrize(
     "damage, run, reason",
     [
         (damaged, {}, "cannot be read (RuntimeError)"),
+        (overwritten, {}, "is damaged (its contents do not match their sha256)"),
         (a_state_dict, {}, "is not a resume checkpoint"),
-        (weights_not_a_mapping, {}, "is not a resume checkpoint"),
+        (unwrapped, {}, "is not a resume checkpoint"),
+        (weights_not_a_mapping, {}, "is not a resume checkpoint (no valid model)"),
+        (without("optimizer"), {}, "is not a resume checkpoint (no valid optimizer)"),
+        (without("history"), {}, "is not a resume checkpoint (no valid history)"),
         (None, {"arch": "resnet34"}, "is for arch resnet18, not resnet34"),
         (None, {"classes": ["blue", "green", "red"]}, "is for other classes (2, not these 3)"),
         (None, {"fingerprint": "other params"}, "is from other params, data or code"),
     ],
-    ids=["cut short", "a state dict", "weights not a mapping", "other arch", "other classes", "other params or data"],
+    ids=[
+        "cut short",
+        "64 bytes overwritten",
+        "a state dict",
+        "without a digest",
+        "weights not a mapping",
+        "no optimizer",
+        "no history",
+        "other arch",
+        "other classes",
+        "other params or data",
+    ],  # fmt: skip
 )
 def test_a_checkpoint_of_something_else_is_ignored_with_one_line(
     colour_cache, uninterrupted, tmp_path, damage, run, reason
@@ -108,9 +147,9 @@ def test_a_checkpoint_of_something_else_is_ignored_with_one_line(
 
 def test_a_checkpoint_that_does_not_fit_the_model_is_not_loaded_half(colour_cache, uninterrupted, tmp_path):
     path = tmp_path / "resume.pt"
-    state = torch.load(uninterrupted[2][1], weights_only=True)
+    state = read_state(uninterrupted[2][1])[0]
     state["model"]["fc.weight"] = torch.zeros(2, 16)  # the last tensor is wrong, every other one would load
-    torch.save(state, path)
+    write_state(path, state)
     model, _, _ = model_and_stats(colour_cache)
     before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
     lines = []

@@ -7,6 +7,7 @@ from anything else starts from epoch 1. It is deleted once training has finished
 """
 
 import hashlib
+import io
 import json
 import sys
 from pathlib import Path
@@ -44,6 +45,54 @@ def fingerprint(params, cache_dir, stage="train"):
     return digest.hexdigest()
 
 
+FIELDS = {"fingerprint": str, "arch": str, "classes": list, "epoch": int, "history": list, "model": dict,
+          "optimizer": dict, "schedule": dict}  # fmt: skip
+
+
+def write_state(path, state):
+    """The state, serialized, inside a wrapper with the sha256 of those bytes: torch.load checks no tensor's bytes,
+    and a checkpoint damaged on disk would otherwise resume into another model without a word."""
+    payload = io.BytesIO()
+    torch.save(state, payload)
+    data = payload.getvalue()
+    with atomic_path(path) as tmp:  # the bytes as a uint8 tensor: stored as they are, not as a pickled string
+        torch.save(
+            {
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "payload": torch.frombuffer(bytearray(data), dtype=torch.uint8),
+            },
+            tmp,
+        )
+
+
+def read_state(path):
+    """(state, None), or (None, why it cannot be used): unreadable, damaged, not ours, or missing any field."""
+    try:
+        wrapper = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - a cut, damaged or foreign file: all mean "cannot be used"
+        return None, f"cannot be read ({type(error).__name__})"
+    payload = wrapper.get("payload") if isinstance(wrapper, dict) and set(wrapper) == {"sha256", "payload"} else None
+    if not (isinstance(payload, torch.Tensor) and payload.dtype == torch.uint8):
+        return None, "is not a resume checkpoint"
+    data = payload.numpy().tobytes()
+    if hashlib.sha256(data).hexdigest() != wrapper["sha256"]:
+        return None, "is damaged (its contents do not match their sha256)"
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001
+        return None, f"cannot be read ({type(error).__name__})"
+    missing = [
+        key for key, kind in FIELDS.items() if not isinstance(state, dict) or not isinstance(state.get(key), kind)
+    ]
+    if missing:
+        return None, f"is not a resume checkpoint (no valid {', '.join(missing)})"
+    if not {"state", "param_groups"} <= set(state["optimizer"]):
+        return None, "is not a resume checkpoint (no valid optimizer)"
+    if not 1 <= state["epoch"] == len(state["history"]):
+        return None, f"is not a resume checkpoint (epoch {state['epoch']} with {len(state['history'])} logged)"
+    return state, None
+
+
 class Resume:
     """The resume checkpoint of one training run: `arch` on `classes`, identified by `fingerprint`."""
 
@@ -56,16 +105,9 @@ class Resume:
         every check comes before the model changes."""
         if not self.path.exists():
             return None
-        try:
-            state = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception as error:  # noqa: BLE001 - a cut, damaged or foreign file: all mean "cannot be used"
-            return self._ignore(f"cannot be read ({type(error).__name__})", log)
-        if not (
-            isinstance(state, dict)
-            and {"fingerprint", "arch", "classes", "epoch", "model"} <= set(state)
-            and isinstance(state["model"], dict)
-        ):
-            return self._ignore("is not a resume checkpoint", log)
+        state, problem = read_state(self.path)
+        if problem:
+            return self._ignore(problem, log)
         if state["arch"] != self.arch:
             return self._ignore(f"is for arch {state['arch']}, not {self.arch}", log)
         if state["classes"] != self.classes:
@@ -95,8 +137,7 @@ class Resume:
             "optimizer": optimizer.state_dict(),
             "schedule": schedule.state_dict(),
         }
-        with atomic_path(self.path) as tmp:
-            torch.save(state, tmp)
+        write_state(self.path, state)
 
     def finish(self):
         self.path.unlink(missing_ok=True)
