@@ -35,8 +35,10 @@ def predict_command(args):
     active = runtime()
     if args.batch_size:
         active = dataclasses.replace(active, inference_batch=args.batch_size)
-    paths = image_paths(args.inputs)
-    if not paths:
+    paths, unreadable = image_paths(args.inputs)
+    for folder, reason in unreadable:
+        print(f"{shown(folder)}: cannot read this folder ({reason})", file=sys.stderr)
+    if not paths and not unreadable:
         raise PetsError(f"no images (by suffix: {', '.join(sorted(IMAGE_SUFFIXES))}) in {', '.join(args.inputs)}")
     predictions = predict_files(
         model,
@@ -45,7 +47,7 @@ def predict_command(args):
         paths=paths,
         runtime=active,
         top_k=args.top,
-    )
+    ) if paths else []  # fmt: skip
     results, failed = [], 0
     for path, top, error in predictions:
         if top is None:
@@ -59,8 +61,9 @@ def predict_command(args):
             print(f"{shown(path)}\t" + ", ".join(f"{c} {p:.3f}" for c, p in top))
     if args.json:
         print(json.dumps(results, indent=1))
-    if failed:
-        raise PetsError(f"{failed} of {len(paths)} input(s) could not be read as images (listed above)")
+    if failed or unreadable:
+        folders = f" and {len(unreadable)} folder(s) could not be read" if unreadable else ""
+        raise PetsError(f"{failed} of {len(paths)} input(s) could not be read as images{folders} (listed above)")
 
 
 def lr_find_command(args):

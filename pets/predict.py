@@ -1,5 +1,6 @@
 """Top-k predictions of a trained model for image files and folders, batched at loader speed."""
 
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -15,17 +16,25 @@ from pets.progress import progress
 from pets.runtime.profile import Runtime
 
 
-def image_paths(inputs: Sequence[str | Path]) -> list[Path]:
-    """Files as given, and the images below each folder (by suffix), in a stable order."""
-    paths = []
+def image_paths(inputs: Sequence[str | Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """(files as given and the images below each folder by suffix, in a stable order; (folder, reason) of every
+    folder that could not be read, which Path.rglob would skip without a word)."""
+    paths, unreadable = [], []
     for item in map(Path, inputs):
         if item.is_dir():
-            paths += sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+            def refused(error, where=unreadable):
+                where.append((Path(error.filename), error.strerror or type(error).__name__))
+
+            found = [Path(top) / name for top, _, names in os.walk(item, onerror=refused) for name in names]
+            paths += sorted(p for p in found if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         elif item.is_file():
             paths.append(item)
+        elif item.exists():
+            raise PetsError(f"{item}: not a file or folder of images (a device, FIFO or socket)")
         else:
             raise PetsError(f"{item}: no such file or folder")
-    return paths
+    return paths, unreadable
 
 
 class ImageFiles(Dataset):

@@ -85,3 +85,16 @@ def test_top_losses_mark_each_image_right_or_wrong_and_the_pictures_say_what_the
     pictures.show_batch(split, 16, None, ["blue", "red"], tmp_path / "b.png", n=2)
     assert drawn[0][1]["heading"].startswith("training images as the model sees them: augmented")
     assert drawn[1][1]["heading"].startswith("validation images as the model sees them")
+
+
+def test_labels_with_a_comma_tab_or_quote_keep_per_class_tsv_four_columns(colour_cache, tmp_path):
+    import csv
+
+    from pets.report.interpret import write_interpretation
+
+    split = CachedSplit(colour_cache, "valid")
+    classes = ['blue, "navy"', "red\tcrimson"]  # labels come from file and folder names
+    write_interpretation(torch.full((len(split), 2), 0.5), split.labels.tolist(), classes, split, tmp_path, 0)
+    with open(tmp_path / "per_class.tsv", newline="") as table:
+        rows = list(csv.reader(table, delimiter="\t"))
+    assert [len(row) for row in rows] == [4, 4, 4] and [row[0] for row in rows[1:]] == classes

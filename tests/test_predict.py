@@ -1,5 +1,7 @@
 """`python -m pets predict`: bad arguments and odd inputs end with one line, never a traceback."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -7,6 +9,7 @@ from PIL import Image
 
 from pets.__main__ import main
 from pets.model.build import build_model
+from pets.train.resume import write_state
 from tests.helpers import save_model
 
 
@@ -58,3 +61,43 @@ def test_a_checkpoint_of_an_unknown_arch_is_named(tmp_path):
     assert (
         status == 1 and f"{tmp_path / 'odd.pt'}: a model of an architecture this installation does not have" in message
     )
+
+
+def test_a_folder_it_cannot_read_is_named_and_the_status_is_1(checkpoint, tmp_path, capsys, monkeypatch):
+    for name in ("a/1.png", "b/2.png", "c/3.png"):
+        (tmp_path / name).parent.mkdir()
+        Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(tmp_path / name)
+    real_scandir = os.scandir
+
+    def refuse_b(path):  # as chmod 000 does for anyone but root (the tests may run as root)
+        if str(path).endswith("/b"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refuse_b)
+    status, message = run("predict", "--model", str(checkpoint), str(tmp_path))
+    err = capsys.readouterr()
+    assert status == 1 and "0 of 2 input(s) could not be read as images and 1 folder(s) could not be read" in message
+    assert f"{tmp_path / 'b'}: cannot read this folder (Permission denied)" in err.err
+    assert len(err.out.splitlines()) == 2  # a/1.png and c/3.png are still predicted
+
+
+def test_a_model_path_that_is_not_a_model_says_what_it_is(checkpoint, tmp_path):
+    status, message = run("predict", "--model", str(tmp_path / "nope.pt"), str(tmp_path))
+    assert (
+        status == 1
+        and message
+        == f"error: {tmp_path / 'nope.pt'}: no such model (dvc repro trains models/model.pt; --model names another)"
+    )
+    state = torch.load(checkpoint, weights_only=True)
+    del state["size"]
+    torch.save(state, tmp_path / "no_size.pt")
+    status, message = run("predict", "--model", str(tmp_path / "no_size.pt"), str(tmp_path))
+    assert status == 1 and message == f"error: {tmp_path / 'no_size.pt'}: not a pets model (it has no size)"
+    write_state(tmp_path / "resume.pt", {"model": state["state_dict"]})
+    status, message = run("predict", "--model", str(tmp_path / "resume.pt"), str(tmp_path))
+    assert status == 1 and "is the resume checkpoint of an unfinished training run, not a model" in message
+    (tmp_path / "fifo").mkdir()
+    os.mkfifo(tmp_path / "fifo/pipe")
+    status, message = run("predict", "--model", str(checkpoint), str(tmp_path / "fifo/pipe"))
+    assert status == 1 and message.endswith("pipe: not a file or folder of images (a device, FIFO or socket)")

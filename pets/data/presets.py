@@ -1,7 +1,7 @@
 """What a model's input is made of at evaluation and prediction: the eval preset that a checkpoint carries."""
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Self
 
 import torch
@@ -45,3 +45,6 @@ class Preprocess:
         zoomed-in centre and both mirrored."""
         views = tta_views(pixels, self.size) if tta else [valid_view(pixels, self.size)]
         return [normalize_(view, self.mean, self.std) for view in views]
+
+
+PRESET_KEYS = tuple(field.name for field in fields(Preprocess))  # what a checkpoint holds of its Preprocess

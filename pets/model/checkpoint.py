@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from pets.atomic import atomic_path
-from pets.data.presets import Preprocess
+from pets.config import layout
+from pets.data.presets import PRESET_KEYS, Preprocess
 from pets.errors import PetsError
 from pets.model.archs import load_into, resolve
 
@@ -42,9 +43,17 @@ def save_checkpoint(
 
 def model_from_checkpoint(path: str | Path) -> tuple[nn.Module, dict, Preprocess]:
     """(model in eval mode, checkpoint metadata, Preprocess) from a models/model.pt."""
+    if not Path(path).is_file():
+        raise PetsError(f"{path}: no such model (dvc repro trains models/model.pt; --model names another)")
     checkpoint = load_checkpoint(path)
-    if "arch" not in checkpoint or "classes" not in checkpoint:
-        raise PetsError(f"{path}: not a pets model (it has no arch and class list)")
+    if set(checkpoint.get("state_dict", {})) == {"sha256", "payload"}:  # pets.train.resume's wrapper
+        raise PetsError(
+            f"{path} is the resume checkpoint of an unfinished training run, not a model: the trained model is "
+            f"{layout.MODEL}"
+        )
+    missing = [key for key in ("arch", "classes", *PRESET_KEYS) if key not in checkpoint]
+    if missing:
+        raise PetsError(f"{path}: not a pets model (it has no {', '.join(missing)})")
     try:
         spec = resolve(checkpoint["arch"])
     except PetsError as error:

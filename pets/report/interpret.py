@@ -1,10 +1,19 @@
 """Write what the validation predictions say, as files under metrics/."""
 
+import csv
+import io
 from pathlib import Path
 
 from pets.atomic import write_json, write_text
 from pets.config import layout
-from pets.report.metrics import confusion_records, most_confused, per_class_table, per_image_loss, top_losses
+from pets.report.metrics import (
+    PER_CLASS_COLUMNS,
+    confusion_records,
+    most_confused,
+    per_class_table,
+    per_image_loss,
+    top_losses,
+)
 from pets.report.pictures import confusion_matrix, image_grid
 
 
@@ -14,12 +23,11 @@ def write_interpretation(probs, labels, classes, split, out, n_top_losses):
     predicted = probs.argmax(1)
     write_json(out / layout.CONFUSION.name, confusion_records(predicted, labels, classes))
     write_json(out / layout.MOST_CONFUSED.name, most_confused(predicted, labels, classes))
-    rows = per_class_table(predicted, labels, classes)
-    write_text(
-        out / layout.PER_CLASS.name,
-        "class\tcount\taccuracy\tmost_confused_with\n"
-        + "".join(f"{r['class']}\t{r['count']}\t{r['accuracy']}\t{r['most_confused_with']}\n" for r in rows),
-    )
+    table = io.StringIO()  # the csv module quotes a label holding a tab, quote or newline (labels come from names)
+    writer = csv.DictWriter(table, PER_CLASS_COLUMNS, delimiter="\t", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(per_class_table(predicted, labels, classes))
+    write_text(out / layout.PER_CLASS.name, table.getvalue())
     confusion_matrix(predicted.tolist(), labels, classes, out / layout.CONFUSION_PNG.name)
     losses = per_image_loss(probs, labels)
     worst = top_losses(probs, labels, n_top_losses)

@@ -39,6 +39,9 @@ def most_confused(
     return [{"actual": a, "predicted": p, "count": n} for (a, p), n in ranked if n >= min_count]
 
 
+PER_CLASS_COLUMNS = ("class", "count", "accuracy", "most_confused_with")
+
+
 def per_class_table(predicted, labels, classes):
     """Rows of class, count, accuracy and the most frequent wrong guess."""
     rows = []
