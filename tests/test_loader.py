@@ -54,7 +54,14 @@ def test_read_ahead_stops_when_the_consumer_does_and_passes_on_errors(tmp_path):
         list(batches(split, 2, shuffle=False))
 
 
-@pytest.mark.parametrize("damage", ["text", "cut", "rows"])
+def garbled_header(array):
+    """The header's shape tuple left open: numpy's header parser raises tokenize.TokenError, no ValueError."""
+    data = array.read_bytes()
+    start = data.index(b"'shape': (")
+    array.write_bytes(data[:start] + data[start:].replace(b")", b" ", 1))
+
+
+@pytest.mark.parametrize("damage", ["text", "cut", "rows", "header"])
 def test_a_damaged_cache_file_is_named_with_the_way_to_rebuild_it(tmp_path, damage):
     rows = write_images(tmp_path, {f"images/a_{i}.png": (i, 0, 0) for i in range(9)})
     build_cache(rows, ["a"], tmp_path, tmp_path, resolution=4, resize="crop", max_bad_frac=0)
@@ -63,6 +70,8 @@ def test_a_damaged_cache_file_is_named_with_the_way_to_rebuild_it(tmp_path, dama
         array.write_text("not an array")
     elif damage == "cut":
         array.write_bytes(array.read_bytes()[:100])
+    elif damage == "header":
+        garbled_header(array)
     else:
         np.save(array, np.zeros((2, 4, 4, 3), np.uint8))
     with pytest.raises(

@@ -84,6 +84,8 @@ def suggestions(rates, losses):
 def run_lr_find(phase, out, iterations):
     """Run the test with params.yaml's model and training settings; write the curve (lr_find.tsv, lr_find.png)
     and the suggestions (lr_find.json) to `out`."""
+    if Path(out).exists() and not Path(out).is_dir():
+        raise PetsError(f"--out {out} is a file: name a folder for lr_find.tsv, lr_find.png and lr_find.json")
     params = load_params()
     recipe = Recipe.from_params(params)
     split = CachedSplit(layout.CACHE, "train")
