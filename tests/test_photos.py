@@ -59,3 +59,16 @@ def test_the_recipe_sets_the_few_shot_count_and_rejects_unknown_or_wrong_options
     with pytest.raises(PetsError, match=r"params.yaml: datasets.photos.train_per_class is 0; it must be >= 1"):
         check_recipe("photos", {"builtin": "photos", "train_per_class": 0})
     assert not (tmp_path / "other").exists()
+
+
+def test_more_crops_than_the_photographs_give_are_refused_with_the_maximum_and_the_disk_checked_first(
+    tmp_path, monkeypatch
+):
+    with pytest.raises(PetsError, match=r"datasets.photos.train_per_class is 100000000; it must be <= 500"):
+        check_recipe("photos", {"builtin": "photos", "train_per_class": 100_000_000})
+    check_recipe("photos", {"builtin": "photos", "train_per_class": 500, "valid_per_class": 500})
+    monkeypatch.setattr(photos.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 10_000_000})())
+    with pytest.raises(PetsError, match=r"the photos need about 780,000,000 bytes for 13,000 crops but only "
+                       r"10,000,000 are free in .*; free some space or ask for fewer crops"):  # fmt: skip
+        photos.write_photos(tmp_path, train_per_class=500, valid_per_class=500)
+    assert list((tmp_path / "images").iterdir()) == []  # stopped before writing one

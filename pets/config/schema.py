@@ -189,6 +189,9 @@ ARCHIVE_RULES = {
 # The built-in datasets and the options of each (the arguments of their writers in pets.data.recipes after the
 # target folder; a test holds the two equal).
 BUILTIN_OPTIONS = {"digits": (), "photos": ("train_per_class", "valid_per_class", "seed")}
+# Crops per photograph and split at most: each split's crops come from two quadrants of one photograph, and well
+# before this many every new crop overlaps others almost wholly (the data check counts them as near-duplicates).
+MAX_CROPS = 500
 SOURCES_KEYS = {"sources", "max_unpacked_gb"}
 DEFAULT_MAX_UNPACKED_GB = 64  # a recipe without max_unpacked_gb: far above Pets (0.8 GB), stops a zip bomb early
 
@@ -206,7 +209,8 @@ def check_builtin(name, recipe):
                 f"{where}: unknown key {key} for builtin {recipe['builtin']}; "
                 f"allowed: {', '.join(['builtin', *allowed])}"
             )
-        number(0 if key == "seed" else 1, integer=True)(f"datasets.{name}.{key}", value)
+        high = MAX_CROPS if key.endswith("_per_class") else 2**32 - 1
+        number(0 if key == "seed" else 1, high, integer=True)(f"datasets.{name}.{key}", value)
 
 
 def check_sources(name, recipe):

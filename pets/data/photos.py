@@ -9,6 +9,7 @@ belongs to (`index.split: csv`).
 """
 
 import csv
+import shutil
 from pathlib import Path
 
 import matplotlib.cbook
@@ -17,6 +18,10 @@ import skimage.data
 from PIL import Image
 from sklearn.datasets import load_sample_images
 
+from pets.errors import PetsError
+from pets.progress import progress
+
+BYTES_PER_CROP = 60_000  # a crop's JPEG: 28 KB on average, 60 KB leaves room (checked against free space first)
 REGION = 0.45  # share of each side a quadrant spans: the 10 % band between quadrants is never used
 QUADRANTS = {"train": [(0, 0), (1, 1)], "valid": [(0, 1), (1, 0)]}  # (row, column): each split on a diagonal
 
@@ -66,14 +71,24 @@ def write_photos(target, train_per_class=10, valid_per_class=20, seed=0):
     """Write the crops as `target/images/<class>_<n>.jpg` and their splits to `target/labels.csv`."""
     images = Path(target) / "images"
     images.mkdir(parents=True, exist_ok=True)
+    photos = photographs()
+    count = len(photos) * (train_per_class + valid_per_class)
+    needed, free = count * BYTES_PER_CROP, shutil.disk_usage(images).free
+    if needed > free:
+        raise PetsError(
+            f"the photos need about {needed:,} bytes for {count:,} crops but only {free:,} are free in {images}; "
+            "free some space or ask for fewer crops (datasets.photos.train_per_class, valid_per_class)"
+        )
     rng = np.random.default_rng(seed)
     rows = []
-    for name, photo in photographs().items():
-        for n in range(1, train_per_class + valid_per_class + 1):
-            split = "train" if n <= train_per_class else "valid"
-            quadrant = QUADRANTS[split][int(rng.integers(2))]
-            random_crop(photo, quadrant, rng).save(images / f"{name}_{n}.jpg", quality=90)
-            rows.append((f"images/{name}_{n}.jpg", name, split))
+    with progress(total=count, desc="photos", unit=" img") as bar:
+        for name, photo in photos.items():
+            for n in range(1, train_per_class + valid_per_class + 1):
+                split = "train" if n <= train_per_class else "valid"
+                quadrant = QUADRANTS[split][int(rng.integers(2))]
+                random_crop(photo, quadrant, rng).save(images / f"{name}_{n}.jpg", quality=90)
+                rows.append((f"images/{name}_{n}.jpg", name, split))
+                bar.update(1)
     with open(Path(target) / "labels.csv", "w", newline="") as table:
         csv.writer(table).writerows([("file", "label", "split"), *rows])
     return len(rows)
