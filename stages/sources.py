@@ -3,6 +3,8 @@ dataset recipe's archives or folder of pictures in data/sources.json, the `weigh
 label fixes in data/fixes.json. DVC runs it first and every time (always_changed), so a wrong param fails before any
 work; download, index and train re-run only when their record changes."""
 
+import json
+
 from pets.atomic import write_json
 from pets.config import layout
 from pets.config.params import load_params
@@ -13,8 +15,10 @@ from pets.errors import report_errors
 @report_errors
 def main():
     params = load_params()  # every rule of pets.config.schema
-    write_json(layout.SOURCES_RECORD, local_files(params["data"], params["datasets"][params["data"]]))
-    write_json(layout.WEIGHTS_RECORD, weights_file(params["weights"]))
+    memo = json.loads(layout.HASHES.read_text()) if layout.HASHES.is_file() else {}
+    write_json(layout.SOURCES_RECORD, local_files(params["data"], params["datasets"][params["data"]], memo))
+    write_json(layout.WEIGHTS_RECORD, weights_file(params["weights"], memo))
+    write_json(layout.HASHES, memo)
     write_json(layout.FIXES_RECORD, fixes_file(params["index"]["fixes"]))
 
 

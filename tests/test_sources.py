@@ -1,6 +1,9 @@
 """The sources stage: the local files the params name are recorded, so that DVC re-runs whatever reads one that
 was replaced in place."""
 
+import hashlib
+import os
+
 import pytest
 import torch
 import torchvision
@@ -12,7 +15,7 @@ from tests.project import Project, stages_run
 pytestmark = pytest.mark.e2e  # a copy of the project, real dvc commands
 
 
-def test_local_archives_are_recorded_by_size_and_mtime_and_remote_ones_left_to_their_params(tmp_path):
+def test_local_archives_are_recorded_by_size_and_content_and_remote_ones_left_to_their_params(tmp_path):
     archive = tmp_path / "images.tar"
     archive.write_bytes(b"tar")
     recipe = {
@@ -21,27 +24,48 @@ def test_local_archives_are_recorded_by_size_and_mtime_and_remote_ones_left_to_t
             {"archives": [{"url": archive.as_uri()}, {"url": str(tmp_path / "gone.tar")}]},
         ]
     }
-    first = local_files("pets", recipe)
+    first = local_files("pets", recipe, {})
     assert [record["url"] for record in first] == [str(archive), archive.as_uri(), str(tmp_path / "gone.tar")]
-    assert first[0]["size"] == 3 and first[2] == {"url": str(tmp_path / "gone.tar"), "missing": True}
+    assert first[0] == {"url": str(archive), "size": 3, "sha256": hashlib.sha256(b"tar").hexdigest()}
+    assert first[2] == {"url": str(tmp_path / "gone.tar"), "missing": True}
     archive.write_bytes(b"tar, replaced")
-    assert local_files("pets", recipe)[0]["size"] == 13
-    assert local_files("digits", {"builtin": "digits"}) == []
+    assert local_files("pets", recipe, {})[0]["size"] == 13
+    assert local_files("digits", {"builtin": "digits"}, {}) == []
 
 
 def test_a_malformed_recipe_is_left_for_the_download_stage_to_report():
     for recipe in (None, {"sources": "x"}, {"sources": [None, {"archives": 1}, {"archives": [{"url": 2}, "y"]}]}):
-        assert local_files("pets", recipe) == []
+        assert local_files("pets", recipe, {}) == []
 
 
-def test_a_weights_file_is_recorded_and_the_librarys_own_weights_by_name(tmp_path):
+def test_a_weights_file_is_recorded_by_its_content_and_the_librarys_own_weights_by_name(tmp_path):
     weights = tmp_path / "body.pt"
     weights.write_bytes(b"weights")
-    assert weights_file(str(weights)) == {"weights": str(weights), "size": 7, "mtime_ns": weights.stat().st_mtime_ns}
-    weights.write_bytes(b"other weights")
-    assert weights_file(str(weights))["size"] == 13
-    assert weights_file(str(tmp_path / "gone.pt")) == {"weights": str(tmp_path / "gone.pt"), "missing": True}
-    assert weights_file("imagenet") == {"weights": "imagenet"} and weights_file("none") == {"weights": "none"}
+    memo = {}
+    assert weights_file(str(weights), memo) == {
+        "weights": str(weights), "size": 7, "sha256": hashlib.sha256(b"weights").hexdigest()
+    }  # fmt: skip
+    assert weights_file(str(tmp_path / "gone.pt"), memo) == {"weights": str(tmp_path / "gone.pt"), "missing": True}
+    assert weights_file("imagenet", memo) == {"weights": "imagenet"} and weights_file("none", memo) == {
+        "weights": "none"
+    }
+
+
+def test_a_file_replaced_by_one_of_the_same_size_and_mtime_is_noticed_and_an_unchanged_one_not_read(
+    tmp_path, monkeypatch
+):
+    weights = tmp_path / "body.pt"
+    weights.write_bytes(b"weights A")
+    memo, before = {}, weights.stat()
+    first = weights_file(str(weights), memo)
+    replacement = tmp_path / "restored.pt"  # what rsync -t or a restore from backup does: same size, old mtime
+    replacement.write_bytes(b"weights B")
+    os.utime(replacement, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(replacement, weights)
+    assert weights.stat().st_size == before.st_size and weights.stat().st_mtime_ns == before.st_mtime_ns
+    assert weights_file(str(weights), memo)["sha256"] == hashlib.sha256(b"weights B").hexdigest() != first["sha256"]
+    monkeypatch.setattr(hashlib, "file_digest", lambda *a: pytest.fail("read a file whose status did not change"))
+    assert weights_file(str(weights), memo)["sha256"] == hashlib.sha256(b"weights B").hexdigest()
 
 
 def test_a_weights_file_replaced_in_place_trains_again(tmp_path):

@@ -4,6 +4,7 @@ dvc.yaml spells them again (DVC reads only its own file); a test holds the two e
 from pathlib import Path
 
 DOWNLOADS = Path("data/downloads")  # verified archives and partial downloads, kept between runs (not a DVC output)
+HASHES = DOWNLOADS / "hashes.json"  # the sources stage's hashes of local files, by their status (not a DVC output)
 SOURCES_RECORD = Path("data/sources.json")
 WEIGHTS_RECORD = Path("data/weights.json")
 FIXES_RECORD = Path("data/fixes.json")

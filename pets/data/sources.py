@@ -16,10 +16,11 @@ from pets.data.folder import resolve, tree_state
 from pets.errors import PetsError
 
 
-def local_files(name, recipe):
-    """[{url, size, mtime_ns}] of each archive of `recipe` that is a local file, in order ({url, missing: true}
+def local_files(name, recipe, memo):
+    """[{url, size, sha256}] of each archive of `recipe` that is a local file, in order ({url, missing: true}
     for one that is not there); for a folder recipe, [{folder, path, files: [[name, size, mtime_ns], ...]}]: adding,
-    removing or replacing a picture changes it (and raises PetsError for a folder that cannot be used)."""
+    removing or replacing a picture changes it (and raises PetsError for a folder that cannot be used). `memo`
+    holds the hashes already computed (content_state)."""
     if recipe_kind(recipe) == "folder":
         path = resolve(recipe["folder"])
         return [{"folder": recipe["folder"], "path": str(path), "files": tree_state(path, name)}]
@@ -27,15 +28,15 @@ def local_files(name, recipe):
     for url in archive_urls(recipe):
         path = local_path(url)
         if path is not None:  # a remote URL is recorded by its param already
-            records.append({"url": url, **file_state(path)})
+            records.append({"url": url, **content_state(path, memo)})
     return records
 
 
-def weights_file(weights):
-    """{weights, size, mtime_ns} of the file the `weights` param names ({weights, missing: true} when it is not
+def weights_file(weights, memo):
+    """{weights, size, sha256} of the file the `weights` param names ({weights, missing: true} when it is not
     there); just {weights} for the library's own."""
     parsed = Weights.parse(weights)
-    return {"weights": weights, **(file_state(parsed.path) if parsed.kind == "file" else {})}
+    return {"weights": weights, **(content_state(parsed.path, memo) if parsed.kind == "file" else {})}
 
 
 def fixes_file(fixes):
@@ -54,12 +55,23 @@ def fixes_file(fixes):
         raise PetsError(f"{fixes}: cannot read it ({error.strerror}) (params.yaml: index.fixes)") from None
 
 
-def file_state(path):
+def content_state(path, memo):
+    """{size, sha256} of a file, or {missing: true}. The content, not the modification time: a file replaced by
+    another of the same size with the old mtime (touch -r, rsync -t, a restore) is noticed. The hash is read from
+    `memo` ({path: [size, mtime_ns, ctime_ns, inode, sha256]}) while the file's status is unchanged, so a run with
+    nothing changed reads no file; the ctime, which no tool sets back, changes with any write or replacement."""
     try:
-        status = path.stat()
+        status = Path(path).stat()
     except OSError:
         return {"missing": True}
-    return {"size": status.st_size, "mtime_ns": status.st_mtime_ns}
+    key, identity = str(Path(path).absolute()), [status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino]
+    if key not in memo or memo[key][:4] != identity:
+        try:
+            with open(path, "rb") as file:
+                memo[key] = [*identity, hashlib.file_digest(file, "sha256").hexdigest()]
+        except OSError as error:
+            raise PetsError(f"{path}: cannot read it ({error.strerror})") from None
+    return {"size": status.st_size, "sha256": memo[key][4]}
 
 
 def archive_urls(recipe):
