@@ -18,11 +18,22 @@ def shown(path):
     return repr(text) if any(ord(c) < 32 or c == "\x7f" for c in text) else text
 
 
-def at_least_one(value):
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
-    return number
+def at_least(low):
+    def count(value):
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, not {value!r}") from None
+        if number < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, not {number}")
+        return number
+
+    count.__name__ = f"at_least_{low}"
+    return count
+
+
+at_least_one = at_least(1)
+LR_FIND_LEAST = 10  # fewer batches cannot sweep seven decades of learning rates with a smoothed loss
 
 
 def predict_command(args):
@@ -164,7 +175,7 @@ def main(argv=None):
     predict.set_defaults(run=predict_command)
     lr_find = commands.add_parser("lr_find", help="learning-rate range test on the cached training split")
     lr_find.add_argument("--phase", choices=["frozen", "unfrozen"], default="frozen")
-    lr_find.add_argument("--iterations", type=at_least_one, default=100)
+    lr_find.add_argument("--iterations", type=at_least(LR_FIND_LEAST), default=100)
     lr_find.add_argument("--out", default=str(layout.METRICS), help="folder for lr_find.tsv and lr_find.png")
     lr_find.set_defaults(run=lr_find_command)
     compare = commands.add_parser(

@@ -222,3 +222,13 @@ def test_a_class_with_too_few_images_fails_naming_it(tmp_path):
         index(tmp_path, images=".", label_rule="folder", min_per_class=5)
     with pytest.raises(PetsError, match=r"^class dogs has 1 image\(s\), fewer than index.min_per_class \(2\):"):
         index(tmp_path, images=".", label_rule="folder", min_per_class=2)
+
+
+def test_unreadable_names_stay_on_one_line_and_the_fix_fits_the_label_rule(tmp_path):
+    touch(tmp_path, "images/Abyssinian_1.jpg", "images/two\nlines.jpg", "labels.csv")
+    with pytest.raises(PetsError) as error:
+        index(tmp_path)
+    assert "\n" not in str(error.value) and "'images/two\\nlines.jpg'; fix index.pattern" in str(error.value)
+    (tmp_path / "labels.csv").write_text("file,label\nimages/Abyssinian_1.jpg,cat\n")
+    with pytest.raises(PetsError, match=r"cannot read 1 file name\(s\): .*; give each a row in labels.csv or set"):
+        index(tmp_path, label_rule="csv")

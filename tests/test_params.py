@@ -125,3 +125,12 @@ def test_a_timm_model_without_stages_is_told_to_group_by_count(defaults):
     with pytest.raises(PetsError, match="train.body_groups is 6, but timm/resnet34's body has only 5 stages"):
         check_params(changed(params, "train.body_groups", 6))
     check_params(changed(changed(params, "train.body_groups", 6), "train.group_by", "count"))
+
+
+def test_a_recipe_name_with_a_dot_is_refused_in_the_first_stage(defaults):
+    params = copy.deepcopy(defaults)
+    params["datasets"]["my.set"] = {"builtin": "digits"}
+    with pytest.raises(
+        PetsError, match=r"datasets.my.set: a recipe's name cannot hold a dot .*; rename it, e.g. my_set"
+    ):
+        check_params(params)

@@ -30,10 +30,14 @@ def run(*argv):
     return 0, ""
 
 
-@pytest.mark.parametrize("option", [["--top", "-1"], ["--batch-size", "0"]])
-def test_counts_below_one_are_refused(checkpoint, tmp_path, option, capsys):
+@pytest.mark.parametrize(
+    "option, said",
+    [(["--top", "-1"], "must be at least 1, not -1"), (["--batch-size", "0"], "must be at least 1, not 0"),
+     (["--top", "abc"], "must be a whole number, not 'abc'")],
+)  # fmt: skip
+def test_counts_below_one_or_not_numbers_are_refused(checkpoint, tmp_path, option, said, capsys):
     assert run("predict", "--model", str(checkpoint), *option, str(tmp_path))[0] == 2
-    assert "must be at least 1" in capsys.readouterr().err
+    assert said in capsys.readouterr().err
 
 
 def test_a_folder_without_images_is_an_error_not_silence(checkpoint, tmp_path):

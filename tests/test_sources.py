@@ -9,6 +9,7 @@ import torch
 import torchvision
 
 from pets.data.sources import local_files, weights_file
+from pets.errors import PetsError
 from tests.helpers import SHORT
 from tests.project import Project, stages_run
 
@@ -45,10 +46,22 @@ def test_a_weights_file_is_recorded_by_its_content_and_the_librarys_own_weights_
     assert weights_file(str(weights), memo) == {
         "weights": str(weights), "size": 7, "sha256": hashlib.sha256(b"weights").hexdigest()
     }  # fmt: skip
-    assert weights_file(str(tmp_path / "gone.pt"), memo) == {"weights": str(tmp_path / "gone.pt"), "missing": True}
     assert weights_file("imagenet", memo) == {"weights": "imagenet"} and weights_file("none", memo) == {
         "weights": "none"
     }
+
+
+def test_weights_that_are_no_file_or_trains_own_output_fail_in_the_first_stage(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(PetsError, match=r"weights is 'gone.pt': no such file \(allowed: imagenet, none, or a file"):
+        weights_file("gone.pt", {})
+    with pytest.raises(PetsError, match=r"weights is 'ImageNet': no such file; did you mean imagenet\?"):
+        weights_file("ImageNet", {})
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models/model.pt").write_bytes(b"a trained model")
+    with pytest.raises(PetsError, match=r"the train stage's own output, which DVC deletes before the stage runs; "
+                       r"copy it aside \(cp models/model.pt models/start.pt\)"):  # fmt: skip
+        weights_file("models/model.pt", {})
 
 
 def test_a_file_replaced_by_one_of_the_same_size_and_mtime_is_noticed_and_an_unchanged_one_not_read(

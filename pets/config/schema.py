@@ -314,6 +314,11 @@ def check_params(params: dict) -> dict:
     """Raise PetsError naming the first key whose value is wrong; return params unchanged."""
     _check(params, SCHEMA)
     for name, recipe in params["datasets"].items():
+        if "." in str(name):
+            raise PetsError(
+                f"params.yaml: datasets.{name}: a recipe's name cannot hold a dot (DVC reads datasets.${{data}} as "
+                f"keys within keys); rename it, e.g. {str(name).replace('.', '_')}"
+            )
         check_recipe(name, recipe)
     if params["data"] not in params["datasets"]:
         one_of(*params["datasets"])("data", params["data"])

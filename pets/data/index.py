@@ -79,8 +79,9 @@ class LabelTable:
         return self.rows.get(path)
 
 
-def read_labels(files, read_label, skip_unlabelled):
-    """Labels of the image files; other files, and unreadable names when allowed, go to `skipped`."""
+def read_labels(files, read_label, skip_unlabelled, fix="fix index.pattern"):
+    """Labels of the image files; other files, and unreadable names when allowed, go to `skipped`. `fix` says how
+    to make the label rule read the others."""
     labelled, skipped, unreadable = {}, [], []
     for path in files:
         name = Path(path).name
@@ -93,9 +94,10 @@ def read_labels(files, read_label, skip_unlabelled):
         else:
             labelled[path] = label
     if unreadable and not skip_unlabelled:
-        shown = ", ".join(unreadable[:10]) + (f" and {len(unreadable) - 10} more" if len(unreadable) > 10 else "")
+        names = [repr(p) if any(ord(c) < 32 for c in p) else p for p in unreadable[:10]]  # one line, always
+        shown = ", ".join(names) + (f" and {len(unreadable) - 10} more" if len(unreadable) > 10 else "")
         raise PetsError(
-            f"the label rule cannot read {len(unreadable)} file name(s): {shown}; fix index.pattern "
+            f"the label rule cannot read {len(unreadable)} file name(s): {shown}; {fix} "
             "or set index.skip_unlabelled: true to skip them"
         )
     skipped += [{"path": path, "reason": "label rule cannot read the name"} for path in unreadable]
@@ -232,7 +234,9 @@ def build_index(
     table = LabelTable(root, csv_name, images) if "csv" in (label_rule, split_rule) else None
     if label_rule == "folder":
         check_depth(files, images)
-    labels, skipped = read_labels(files, label_reader(label_rule, root, pattern, table), skip_unlabelled)
+    fix = {"regex": "fix index.pattern", "folder": "put each image in its class's folder",
+           "csv": f"give each a row in {csv_name}"}[label_rule]  # fmt: skip
+    labels, skipped = read_labels(files, label_reader(label_rule, root, pattern, table), skip_unlabelled, fix)
     if not labels:
         raise PetsError(f"no labelled images found in {Path(root) / images}")
     if split_rule == "random":

@@ -9,6 +9,7 @@ them.
 import hashlib
 from pathlib import Path
 
+from pets.config import layout
 from pets.config.schema import recipe_kind
 from pets.config.weights import Weights
 from pets.data.fetch import local_path
@@ -33,10 +34,23 @@ def local_files(name, recipe, memo):
 
 
 def weights_file(weights, memo):
-    """{weights, size, sha256} of the file the `weights` param names ({weights, missing: true} when it is not
-    there); just {weights} for the library's own."""
+    """{weights, size, sha256} of the file the `weights` param names; just {weights} for the library's own. Raises
+    PetsError, from the first stage, for a file that is not there or that DVC will delete (models/model.pt)."""
     parsed = Weights.parse(weights)
-    return {"weights": weights, **(content_state(parsed.path, memo) if parsed.kind == "file" else {})}
+    if parsed.kind != "file":
+        return {"weights": weights}
+    if parsed.path.absolute() == layout.MODEL.absolute():
+        raise PetsError(
+            f"params.yaml: weights is {weights}, the train stage's own output, which DVC deletes before the stage "
+            f"runs; copy it aside (cp {layout.MODEL} models/start.pt) and set weights: models/start.pt"
+        )
+    state = content_state(parsed.path, memo)
+    if state.get("missing"):
+        hint = f"; did you mean {weights.lower()}?" if weights.lower() in ("imagenet", "none") else ""
+        raise PetsError(
+            f"params.yaml: weights is {weights!r}: no such file{hint} (allowed: imagenet, none, or a file's path)"
+        )
+    return {"weights": weights, **state}
 
 
 def fixes_file(fixes):
