@@ -1,6 +1,7 @@
 """One kind of error for everything a user can fix, and the way stages report it."""
 
 import functools
+import os
 import sys
 
 
@@ -18,6 +19,8 @@ def report_errors(main):
         except PetsError as error:
             sys.exit(f"error: {error}")
         except KeyboardInterrupt:
+            if os.environ.get("RANK", "0") != "0":  # under torchrun, every process is stopped: process 0 says so
+                sys.exit(130)
             sys.exit("interrupted: nothing half-written was kept; run `dvc repro` again to continue")
 
     return wrapper

@@ -1,7 +1,9 @@
 """Stage train: fine-tune `arch` on the pixel cache; writes models/model.pt, the per-epoch log metrics/training/
 (dvclive) and the pictures. After every epoch models/resume.pt lets an interrupted run go on from there.
 
-With train.devices > 1 the stage runs itself again under torchrun, one process per device.
+With train.devices > 1 the stage runs itself again under torchrun, one process per device. A run dies with the dvc
+command that started it, and a second one of the same workspace is refused while the first runs
+(pets.runtime.lifetime).
 """
 
 import contextlib
@@ -14,7 +16,7 @@ from pets.errors import report_errors
 from pets.model.build import build_model
 from pets.model.checkpoint import save_checkpoint
 from pets.report.pictures import show_batch, training_curves
-from pets.runtime import distributed
+from pets.runtime import distributed, lifetime
 from pets.runtime.profile import runtime
 from pets.train.epoch_log import log_epoch, open_epoch_log
 from pets.train.loop import fit, seed_everything
@@ -25,10 +27,19 @@ from pets.train.resume import Resume, fingerprint
 @report_errors
 def main():
     params = load_params()
+    processes = distributed.device_count(params["train"]["devices"])
+    if distributed.under_torchrun():  # one of the processes run_under_torchrun started
+        lifetime.die_with_parent()
+        return train(params, processes)
+    lifetime.exit_with_dvc()
+    with lifetime.RunLock(layout.TRAIN_LOCK):
+        if processes > 1:
+            return distributed.run_under_torchrun(processes, "stages.train")
+        return train(params, processes)
+
+
+def train(params, processes):
     p = params["train"]
-    processes = distributed.device_count(p["devices"])
-    if processes > 1 and not distributed.under_torchrun():
-        distributed.relaunch_under_torchrun(processes, "stages.train")
     active = runtime(params["threads"], processes, distributed.start() if distributed.under_torchrun() else None)
     main_process = distributed.is_main()
     log = print if main_process else (lambda line: None)

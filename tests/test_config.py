@@ -69,6 +69,7 @@ def test_every_path_of_the_layout_is_in_dvc_yaml_and_every_output_in_the_layout(
         str(layout.DOWNLOADS),
         str(layout.HASHES),
         str(layout.RESUME),
+        str(layout.TRAIN_LOCK),
         str(layout.METRICS),
         str(layout.INDEX_TABLE),
         str(layout.CLASSES),

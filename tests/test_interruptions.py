@@ -170,3 +170,20 @@ def test_interrupted_download_resumes_and_unpacks_the_same_tree(tmp_path, sig):
         == in_archive
     )
     assert project.json("metrics/index.json")["classes"] == 37
+
+
+DISTRIBUTED = {**DIGITS, "train__devices": 3, "train__batch_size": 32}  # three processes under torchrun, on the CPU
+
+
+def test_training_under_torchrun_stopped_after_an_epoch_resumes_byte_identical_with_one_line(tmp_path):
+    reference = Project(tmp_path / "reference", tmp_path / "torch_home")
+    reference.set_params(**DISTRIBUTED)
+    reference.run("dvc", "repro")
+    project = Project(tmp_path / "project", tmp_path / "torch_home")
+    project.set_params(**DISTRIBUTED)
+    stopped = interrupt(project, printed("\nepoch 2 ("), signal.SIGINT, 0.0)
+    said = stopped[stopped.index("epoch 2 (") :]
+    assert said.count("interrupted") == 1 and "Traceback" not in said, said  # one line, once, for all processes
+    output = project.run("dvc", "repro")
+    assert int(re.search(r"resuming after epoch (\d) from models/resume.pt", output).group(1)) >= 1
+    assert outputs(project) == outputs(reference)

@@ -20,6 +20,7 @@ LABEL_REVIEW_PNG = Path("metrics/label_review.png")
 CACHE = Path("data/cache")
 MODEL = Path("models/model.pt")
 RESUME = Path("models/resume.pt")  # not a DVC output: see pets/train/resume.py
+TRAIN_LOCK = Path("models/train.lock")  # held while a training run lives (pets/runtime/lifetime.py)
 METRICS = Path("metrics")
 TRAINING_LOG = METRICS / "training"  # dvclive: metrics.json (the latest epoch) and plots/metrics/<name>.tsv
 CURVES = METRICS / "curves.png"

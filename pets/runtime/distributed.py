@@ -5,6 +5,7 @@ effective batch is `train.batch_size` times the number of processes; the learnin
 scaled. Sums (losses, errors) are added up across processes; process 0 writes the outputs.
 """
 
+import logging
 import os
 import sys
 
@@ -34,12 +35,21 @@ def device_count(devices):
     return max(1, torch.cuda.device_count()) if devices == "auto" else devices
 
 
-def relaunch_under_torchrun(processes, module):
-    """Replace this process with torchrun running `module` in `processes` processes on this machine."""
-    os.execv(
-        sys.executable,
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}", "-m", module],
-    )
+def run_under_torchrun(processes, module):
+    """Run `module` in `processes` processes on this machine under torchrun, launched from this process. The workers
+    report their own errors, and a Ctrl-C once (process 0: pets.errors); this process adds no traceback of
+    torchrun's, and no warning of its about shutting workers down."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.ERROR)
+    try:
+        run(parse_args(["--standalone", f"--nproc-per-node={processes}", "-m", module]))
+    except (SignalException, KeyboardInterrupt):
+        sys.exit(130)
+    except ChildFailedError:
+        sys.exit(1)
 
 
 def under_torchrun():

@@ -128,7 +128,11 @@ def fit(
         if len(history) >= last:  # no epochs, or all done before the run was interrupted
             continue
         set_phase(model, recipe, frozen)
-        net = DistributedDataParallel(model) if processes > 1 else model  # anew per phase: it syncs what trains
+        # Anew per phase: it syncs what trains. find_unused_parameters keeps DDP's gradient buckets in their first
+        # layout: DDP otherwise regroups them after a wrapper's first step, and with three or more processes the
+        # order of the all-reduce's sums changes the last bits, so a run resumed mid-phase (a new wrapper) would
+        # part from an uninterrupted one (tests/test_interruptions.py).
+        net = DistributedDataParallel(model, find_unused_parameters=True) if processes > 1 else model
         optimizer = make_optimizer(model, recipe, peak_lrs)
         schedule = OneCycle(optimizer, epochs * steps_per_epoch, recipe.momentum)
         if len(history) >= first:  # interrupted in this phase
