@@ -1,6 +1,7 @@
 """Ctrl-C (SIGINT) or a hard kill (SIGKILL) in the middle of a stage loses nothing: the next `dvc repro`
 completes, and its outputs equal those of a run that was never interrupted."""
 
+import contextlib
 import hashlib
 import io
 import json
@@ -12,6 +13,7 @@ import tarfile
 import threading
 import time
 
+import psutil
 import pytest
 import torch
 
@@ -187,3 +189,55 @@ def test_training_under_torchrun_stopped_after_an_epoch_resumes_byte_identical_w
     output = project.run("dvc", "repro")
     assert int(re.search(r"resuming after epoch (\d) from models/resume.pt", output).group(1)) >= 1
     assert outputs(project) == outputs(reference)
+
+
+def training_processes(project):
+    """The processes of this project's train stage still alive (workers included)."""
+    alive = []
+    for process in psutil.process_iter(["cmdline", "cwd"]):
+        with contextlib.suppress(psutil.Error):
+            if "stages.train" in " ".join(process.info["cmdline"] or []) and process.info["cwd"] == str(project.path):
+                alive.append(process)
+    return alive
+
+
+def gone_within(project, seconds):
+    deadline = time.monotonic() + seconds
+    while training_processes(project) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return not training_processes(project)
+
+
+@pytest.mark.parametrize(
+    "settings, whole_group",
+    # at 48 px an epoch takes about 10 s: a stage that outlived dvc would have seconds to spare before its next line
+    # to dvc's closed pipe (the BrokenPipeError that ends it then is not what the test is after)
+    [
+        ({**DIGITS, "size": 48, "train__epochs": 2, "train__epochs_unfrozen": 0}, False),
+        ({**DISTRIBUTED, "train__devices": 2, "train__epochs": 2, "train__epochs_unfrozen": 0}, True),
+    ],
+    ids=["dvc alone killed, one process", "the whole group killed, torchrun's workers"],
+)
+def test_training_dies_with_the_dvc_that_started_it(tmp_path, settings, whole_group):
+    project = Project(tmp_path / "project", tmp_path / "torch_home")
+    project.set_params(**settings)
+    process = subprocess.Popen(
+        ("dvc", "repro"), cwd=project.path, env={**project.env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    for line in process.stdout:
+        if line.startswith("epoch 1 ("):
+            break
+    assert training_processes(project)
+    if whole_group:  # kill -9 -- -<pgid>: torchrun's workers are in sessions of their own
+        os.killpg(process.pid, signal.SIGKILL)
+    else:  # kill -9 of dvc alone: the shell it ran the stage in, and the stage, stay
+        process.kill()
+    process.wait()
+    assert gone_within(project, 4), [p.info for p in training_processes(project)]
+    project.run("dvc", "repro")  # goes on, alone: one row per epoch in the log
+    steps = [
+        line.split("\t")[0]
+        for line in (project.path / "metrics/training/plots/metrics/error_rate.tsv").read_text().splitlines()[1:]
+    ]
+    assert steps == [str(step) for step in range(1, len(steps) + 1)]
