@@ -192,3 +192,34 @@ def test_a_size_limit_given_as_a_string_is_named(tmp_path):
     recipe = {"max_unpacked_gb": "64", "sources": [{"archives": [{"url": "x.tar"}]}]}
     with pytest.raises(PetsError, match="datasets.d.max_unpacked_gb must be a number, not '64'"):
         check_recipe("d", recipe)
+
+
+@pytest.mark.parametrize(
+    "links, reason",
+    [
+        ([("images/loop", "..")], r"link 'images/loop' points to '.', a folder it is in \(a symlink loop\)"),
+        ([("images/again", ".")], r"link 'images/again' points to 'images', a folder it is in \(a symlink loop\)"),
+        ([("images/a", "b"), ("images/b", "a")], r"link 'images/a' is part of a cycle of links"),
+    ],
+    ids=["to the root", "to its own folder", "a cycle"],
+)
+def test_a_symlink_loop_is_refused_naming_the_archive_and_the_link_before_anything_is_written(tmp_path, links, reason):
+    members = [("images/cat_1.jpg", b"a")] + [(name, {"type": tarfile.SYMTYPE, "linkname": to}) for name, to in links]
+    archive = make_tar(tmp_path / "loop.tar", members)
+    (tmp_path / "out").mkdir()
+    with pytest.raises(PetsError, match=r"loop.tar: " + reason + "; refusing to unpack"):
+        unpack(archive, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_strip_that_leaves_nothing_is_an_error_naming_it(tmp_path):
+    archive = make_tar(tmp_path / "a.tar", [("pets/images/cat_1.jpg", b"a"), ("pets/images/cat_2.jpg", b"b")])
+    (tmp_path / "out").mkdir()
+    with pytest.raises(PetsError, match=r"a.tar: nothing is left to unpack with strip: 5: its members are at most 2 "
+                       r"folder\(s\) deep \(e.g. 'pets/images/cat_1.jpg'\); lower strip"):  # fmt: skip
+        unpack(archive, tmp_path / "out", strip=5)
+    zipped = tmp_path / "a.zip"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        zf.writestr("pets/cat_1.jpg", b"a")
+    with pytest.raises(PetsError, match=r"a.zip: nothing is left to unpack with strip: 2"):
+        unpack(zipped, tmp_path / "out", strip=2)

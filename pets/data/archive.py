@@ -33,6 +33,39 @@ def _check_link(archive, member_name, link_target, is_hard):
         )
 
 
+def _from_root(name):
+    """A member's (or link target's) path from the archive's root, normalised: '' for the root itself."""
+    path = posixpath.normpath(name.replace("\\", "/")).lstrip("/")
+    return "" if path == "." else path
+
+
+def _check_loops(archive, links, folders):
+    """Refuse a symbolic link that leads, directly or through other links, to a folder it is in (or to itself): the
+    unpacked tree would have no end, and whatever walks it (DVC hashing data/raw) fails far from here. `links` maps
+    each link's path to its target's, from the archive's root."""
+    for name in links:
+        seen, current = {name}, links[name]
+        while current in links:
+            if current in seen:
+                raise PetsError(f"{archive}: link {name!r} is part of a cycle of links; refusing to unpack")
+            seen.add(current)
+            current = links[current]
+        if current in folders | {""} and (current == "" or name == current or name.startswith(current + "/")):
+            raise PetsError(
+                f"{archive}: link {name!r} points to {current or '.'!r}, a folder it is in (a symlink loop); "
+                "refusing to unpack"
+            )
+
+
+def _nothing_left(archive, names, strip):
+    deepest = max(names, key=lambda name: name.strip("/").count("/"))
+    depth = deepest.strip("/").count("/")
+    raise PetsError(
+        f"{archive}: nothing is left to unpack with strip: {strip}: its members are at most {depth} folder(s) deep "
+        f"(e.g. {deepest!r}); lower strip (datasets.<name>.sources in params.yaml)"
+    )
+
+
 def unpack(
     archive: str | Path, target: str | Path, strip: int = 0, max_bytes: int = DEFAULT_MAX_UNPACKED_GB * 10**9
 ) -> None:
@@ -71,11 +104,19 @@ def _unpack_tar(archive, tar, target, strip, max_bytes):
         _check_complete(archive, tar)
     except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
         raise PetsError(f"{archive}: damaged archive ({error}); {REDO}") from None
+    links, folders = {}, set()
     for member in all_members:
         if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
             raise PetsError(f"{archive}: member {member.name!r} is a device or special file; refusing to unpack")
         if member.issym() or member.islnk():
             _check_link(archive, member.name, member.linkname, member.islnk())
+        path = _from_root(member.name)
+        if member.issym():
+            links[path] = _from_root(posixpath.join(posixpath.dirname(path), member.linkname))
+        elif member.isdir():
+            folders.add(path)
+        parts = path.split("/")
+        folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
         name = _safe_name(archive, member.name, strip)
         if name is None:
             continue
@@ -88,6 +129,9 @@ def _unpack_tar(archive, tar, target, strip, max_bytes):
             )
         member.name = name
         members.append(member)
+    _check_loops(archive, links, folders)
+    if all_members and not members:
+        _nothing_left(archive, [member.name for member in all_members], strip)
     try:
         for member in progress(members, desc=f"unpack {archive.name}", unit=" files"):
             tar.extract(member, target, filter="data")
@@ -111,6 +155,8 @@ def _unpack_zip(archive, target, strip, max_bytes):
                     f"{archive}: unpacks to more than {max_bytes:,} bytes (at member {info.filename!r}); refusing"
                 )
             infos.append((info, name))
+        if zf.infolist() and not infos:
+            _nothing_left(archive, [info.filename for info in zf.infolist()], strip)
         try:
             for info, name in progress(infos, desc=f"unpack {archive.name}", unit=" files"):
                 path = target / name
