@@ -7,7 +7,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class FileServer:
     """Serves `files` ({url path: bytes}). Faults: `drop_after` bytes on the first response, `ignore_range`,
-    `range_offset`, `status` (answer every request with it), `content_type`; `seconds_per_mib` slows it down."""
+    `range_offset`, `status` (answer every request with it), `content_type`, `redirects` ({path: the path it sends
+    to}); `seconds_per_mib` slows it down."""
 
     def __init__(self, files):
         self.files = dict(files)
@@ -17,6 +18,7 @@ class FileServer:
         self.status = None
         self.content_type = "application/octet-stream"
         self.seconds_per_mib = 0.0
+        self.redirects = {}
         self.requests = []  # (path, Range header) of each request
         server = self
 
@@ -28,6 +30,11 @@ class FileServer:
                 server.requests.append((self.path, self.headers.get("Range")))
                 if server.status:
                     self.send_error(server.status)
+                    return
+                if self.path in server.redirects:
+                    self.send_response(302)
+                    self.send_header("Location", server.redirects[self.path])
+                    self.end_headers()
                     return
                 if self.path not in server.files:
                     self.send_error(404)

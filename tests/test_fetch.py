@@ -88,6 +88,16 @@ def test_not_found_is_a_clear_error(tmp_path):
         fetch(f"{server.url}/missing.tgz", tmp_path)
 
 
+def test_a_redirect_loop_is_one_line_naming_the_url(tmp_path):
+    with FileServer({}) as server:
+        server.redirects = {"/a.tgz": "/b.tgz", "/b.tgz": "/a.tgz"}
+        with pytest.raises(PetsError) as error:
+            fetch(f"{server.url}/a.tgz", tmp_path)
+    assert (
+        str(error.value) == f"{server.url}/a.tgz: the server redirects in a loop (or more than 10 times); check the URL"
+    )
+
+
 def test_another_url_with_the_same_file_name_is_fetched_not_reused(tmp_path):
     other = BODY[::-1]
     with FileServer({"/a/pets.tgz": BODY, "/b/pets.tgz": other}) as server:

@@ -152,7 +152,9 @@ def _download(url, partial, size, timeout):
             return  # the partial file is already complete
         if error.code >= 500:
             raise _Transient(f"server error {error.code}") from None
-        raise PetsError(f"{url}: the server answered {error.code} {error.reason}") from None
+        if 300 <= error.code < 400:  # urllib gives up on a loop, or after 10 redirects, with a three-line reason
+            raise PetsError(f"{url}: the server redirects in a loop (or more than 10 times); check the URL") from None
+        raise PetsError(f"{url}: the server answered {error.code} {' '.join(str(error.reason).split())}") from None
     except urllib.error.URLError as error:
         if _unreachable(error.reason):
             raise Unreachable(f"cannot reach {host} for {url} ({error.reason})", host) from None
