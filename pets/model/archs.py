@@ -7,6 +7,7 @@ takes, is in pets/config/archs.tsv, so params are checked without importing mode
 pets.model.archs` writes that table from the installed libraries.
 """
 
+import difflib
 import functools
 import os
 import sys
@@ -85,7 +86,21 @@ def load_into(model: nn.Module, state_dict: dict, source: object, arch: str) -> 
         model.load_state_dict(state_dict)
     except RuntimeError as error:
         first = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
-        raise PetsError(f"{source}: these weights do not fit {arch} ({first})") from None
+        raise PetsError(f"{source}: these weights do not fit {arch}{_look_like(state_dict, arch)} ({first})") from None
+
+
+BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def _look_like(state_dict, arch):
+    """', they look like weights of X or Y': of the archs whose body has as many parameter tensors as these weights
+    less a one-layer head (archs.tsv), the three names closest to `arch`; '' when none has."""
+    tensors = sum(1 for key in state_dict if not key.endswith(BUFFERS)) - 2
+    alike = [facts.name for library in table.rows().values() for facts in library.values() if facts.tensors == tensors]
+    if not alike:
+        return ""
+    closest = difflib.get_close_matches(arch, alike, n=3, cutoff=0)
+    return f", they look like weights of {' or '.join(closest)} ({tensors} parameter tensors besides the head)"
 
 
 def body_parameters(model: nn.Module, head: nn.Module) -> list[nn.Parameter]:
