@@ -1,6 +1,8 @@
 """timm architectures beside torchvision's, and the ImageNet EfficientNet-Lite0 that ships in a package."""
 
 import shutil
+import socket
+import time
 
 import huggingface_hub.constants
 import pytest
@@ -103,6 +105,22 @@ def test_timm_imagenet_weights_without_network_name_the_arch_the_cache_and_the_o
     message = str(error.value)
     assert "ImageNet weights for convnext_atto" in message and str(tmp_path) in message
     assert "-S arch=tf_efficientnet_lite0" in message and "-S weights=none" in message and "\n" not in message
+
+
+def test_timm_imagenet_weights_offline_fail_at_once_not_after_a_minute_of_retries(tmp_path, monkeypatch):
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+
+    def no_network(address, *args, **kwargs):
+        raise OSError(101, "Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    started = time.monotonic()
+    with pytest.raises(PetsError, match=r"ImageNet weights for convnext_atto are not in .* and huggingface.co cannot "
+                       r"be reached; offline, use -S arch=tf_efficientnet_lite0"):  # fmt: skip
+        build_model("convnext_atto", CLASSES, "imagenet", *DATA_STATS)
+    assert time.monotonic() - started < 10  # huggingface_hub alone retries for about 65 s
+    assert huggingface_hub.constants.HF_HUB_OFFLINE is False  # set back
 
 
 @pytest.fixture(scope="module", params=sorted(packaged.PACKAGES))

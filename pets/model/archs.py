@@ -7,10 +7,13 @@ takes, is in pets/config/archs.tsv, so params are checked without importing mode
 pets.model.archs` writes that table from the installed libraries.
 """
 
+import contextlib
 import difflib
 import functools
 import os
+import socket
 import sys
+import urllib.parse
 from pathlib import Path
 
 import huggingface_hub.constants
@@ -78,6 +81,28 @@ def resolve(arch: str) -> "TorchvisionArch | TimmArch":
     if facts.library == "torchvision":
         return TorchvisionArch(arch)
     return TimmArch(arch, arch.removeprefix(table.TIMM_PREFIX))
+
+
+def _hub_host():
+    return urllib.parse.urlparse(huggingface_hub.constants.ENDPOINT).hostname
+
+
+def _hub_reachable(timeout=5.0):
+    """Whether the Hugging Face hub takes a connection at all (one try, seconds at most)."""
+    try:
+        socket.create_connection((_hub_host(), 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _hub_offline():
+    previous, huggingface_hub.constants.HF_HUB_OFFLINE = huggingface_hub.constants.HF_HUB_OFFLINE, True
+    try:
+        yield
+    finally:
+        huggingface_hub.constants.HF_HUB_OFFLINE = previous
 
 
 def load_into(model: nn.Module, state_dict: dict, source: object, arch: str) -> None:
@@ -205,14 +230,28 @@ class TimmArch:
             source = f"the {packaged.PACKAGES[self.timm_name].name} package's weights"
             load_into(model, packaged.imagenet_state_dict(self.timm_name), source, self.name)
             return model
+        hub = bool(self.config.get("hf_hub_id"))
+        where = (
+            f"{huggingface_hub.constants.HF_HUB_CACHE} ({self.config.get('hf_hub_id')})"
+            if hub
+            else Path(torch.hub.get_dir()) / "checkpoints"
+        )
+        if hub and not huggingface_hub.constants.HF_HUB_OFFLINE:
+            # the cache first, offline; then the network only if the hub answers at all: offline, huggingface_hub
+            # would retry for a minute before the error below
+            try:
+                with _hub_offline():
+                    return self.create(pretrained=True)
+            except (OSError, RuntimeError, ValueError):
+                pass
+            if not _hub_reachable():
+                raise PetsError(
+                    f"ImageNet weights for {self.name} are not in {where} and {_hub_host()} cannot be reached; "
+                    f"{OFFLINE_WEIGHTS}"
+                )
         try:
             return self.create(pretrained=True)
         except (OSError, RuntimeError, ValueError) as error:  # network, cache and hub errors alike
-            where = (
-                f"{huggingface_hub.constants.HF_HUB_CACHE} ({self.config.get('hf_hub_id')})"
-                if self.config.get("hf_hub_id")
-                else Path(torch.hub.get_dir()) / "checkpoints"
-            )
             raise PetsError(
                 f"ImageNet weights for {self.name} are not in {where} and could not be downloaded "
                 f"({type(error).__name__}); {OFFLINE_WEIGHTS}"
