@@ -35,11 +35,12 @@ def _low_dct(side: int) -> np.ndarray:
 
 
 def pixel_hash(pixels: np.ndarray) -> str:
-    """The 64-bit perceptual hash (pHash, as imagehash computes it) of a square RGB uint8 image, in hex.
+    """The 64-bit perceptual hash (pHash: the signs of a 32x32 grey image's 8x8 lowest DCT frequencies against their
+    median, as the imagehash package computes it) of a square RGB uint8 image, in hex.
 
     Our own, not imagehash.phash, because the cache stage hashes every image as it decodes it: imagehash's Pillow
-    resize and scipy DCT take 0.14 ms an image here, this point-sampled 32x32 grey and two small matrix products
-    0.05 ms (decoding one Pets image takes 1.3 ms; bench/data_check.py)."""
+    resize and scipy DCT took 0.14 ms an image here, this point-sampled grey image and two small matrix products
+    0.03 ms (decoding one Pets image takes 1.3 ms; bench/data_check.py measures the whole)."""
     step = max(1, pixels.shape[0] // HASH_SIDE)
     grey = pixels[step // 2 :: step, step // 2 :: step][:HASH_SIDE, :HASH_SIDE] @ LUMA
     dct = _low_dct(grey.shape[0])  # 32, or the image's own side below 32 px
