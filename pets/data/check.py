@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pets.data.index import SPLITS  # in this order: a pair's later member is the one a drop removes
 from pets.errors import PetsError
 
-SPLIT_ORDER = ("train", "valid", "test")  # pets.data.index.SPLITS: a pair's later member is the one a drop removes
 # Hash bits two images may differ in and still be one picture. Measured with a 64-bit pHash on the built-in photos
 # (tests/test_data_check.py): a copy re-encoded at JPEG quality 40, or resized to a half or a third, differs in 0-2
 # bits; crops of one photograph from parts no other crop shows differ in 14 or more (a dHash: 0-2 against 7).
@@ -52,7 +52,7 @@ def duplicate_pairs(entries: list[dict], near_bits: int = NEAR_BITS) -> list[dic
     """Pairs of images (dicts path, label, split, sha256, phash) with the same bytes (exact) or hashes within
     `near_bits` (near), exact ones first, then the closest; in each, `a` is of the earlier split (train, valid, test),
     so `b` is the one a drop removes."""
-    order = {split: i for i, split in enumerate(SPLIT_ORDER)}
+    order = {split: i for i, split in enumerate(SPLITS)}
     found = []
 
     def pair(i, j, kind, bits):
@@ -101,7 +101,7 @@ def check_data(entries: list[dict], *, duplicates: str) -> DataCheck:
     counts = {kind: Counter("across_splits" if p["splits"][0] != p["splits"][1] else "within_splits"
                             for p in pairs if p["kind"] == kind) for kind in ("exact", "near")}  # fmt: skip
     report = {
-        "images": {split: splits[split] for split in SPLIT_ORDER if splits[split]},
+        "images": {split: splits[split] for split in SPLITS if splits[split]},
         "classes": len(per_class),
         "smallest_class": {"class": smallest, "images": fewest},
         "largest_class": {"class": largest, "images": most},
@@ -113,7 +113,7 @@ def check_data(entries: list[dict], *, duplicates: str) -> DataCheck:
         "duplicates": duplicates,
         "dropped": len(dropped),
         "per_class": [  # a list: dvc exp show leaves it out of its columns
-            {"class": name, **{split: by_class_split[name, split] for split in SPLIT_ORDER if splits[split]}}
+            {"class": name, **{split: by_class_split[name, split] for split in SPLITS if splits[split]}}
             for name in sorted(per_class)
         ],
         "pairs": pairs[:LISTED_PAIRS],

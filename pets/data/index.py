@@ -178,16 +178,6 @@ def index_arguments(index_params: dict) -> dict:
     )
 
 
-def split_counts(rows: list[dict], classes: list[str]) -> dict:
-    """Images in all, per split, and per class per split (the splits that have images)."""
-    per_split = {s: Counter(row["label"] for row in rows if row["split"] == s) for s in SPLITS}
-    return {
-        "images": len(rows),
-        "splits": {s: sum(per_split[s].values()) for s in SPLITS if per_split[s]},
-        "per_class": {c: {s: per_split[s][c] for s in SPLITS if per_split[s]} for c in classes},
-    }
-
-
 def check_class_sizes(rows: list[dict], min_per_class: int) -> None:
     sizes = Counter(row["label"] for row in rows)
     small = sorted(name for name, count in sizes.items() if count < min_per_class)
@@ -196,20 +186,6 @@ def check_class_sizes(rows: list[dict], min_per_class: int) -> None:
         raise PetsError(
             f"class {small[0]} has {sizes[small[0]]} image(s), fewer than index.min_per_class ({min_per_class})"
             f"{others}: add pictures of it, remove it from the data, or lower index.min_per_class"
-        )
-
-
-def check_splits(rows: list[dict], classes: list[str], *, split_rule: str, csv_name: str, valid_frac: float) -> None:
-    """Every split a run needs has images: validation, and training images of every class."""
-    if not any(row["split"] == "valid" for row in rows):
-        fix = f"mark some valid in {csv_name}" if split_rule == "csv" else f"raise index.valid_frac ({valid_frac:g})"
-        raise PetsError(f"no image of {len(rows)} is left for validation; {fix}")
-    trained = {row["label"] for row in rows if row["split"] == "train"}
-    without_training = [c for c in classes if c not in trained]
-    if without_training:
-        raise PetsError(
-            f"class(es) {', '.join(without_training[:10])} have no training images; "
-            "add images or lower index.valid_frac"
         )
 
 
@@ -265,10 +241,21 @@ def build_index(
             - {Path(path).parent.name for path in files}
         )
     check_class_sizes(rows, min_per_class)
-    check_splits(rows, classes, split_rule=split_rule, csv_name=csv_name, valid_frac=valid_frac)
+    per_split = {s: Counter(row["label"] for row in rows if row["split"] == s) for s in SPLITS}
+    if not per_split["valid"]:
+        fix = f"mark some valid in {csv_name}" if split_rule == "csv" else f"raise index.valid_frac ({valid_frac:g})"
+        raise PetsError(f"no image of {len(rows)} is left for validation; {fix}")
+    without_training = [c for c in classes if per_split["train"][c] == 0]
+    if without_training:
+        raise PetsError(
+            f"class(es) {', '.join(without_training[:10])} have no training images; "
+            "add images or lower index.valid_frac"
+        )
     report = {
-        **split_counts(rows, classes),
+        "images": len(rows),
         "classes": len(classes),
+        "splits": {s: sum(per_split[s].values()) for s in SPLITS if per_split[s]},
+        "per_class": {c: {s: per_split[s][c] for s in SPLITS if per_split[s]} for c in classes},
         "skipped": skipped,
         "empty_classes": empty,
         **({"fixes": {"file": str(fixes), **fixed}} if fixes is not None else {}),
