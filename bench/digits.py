@@ -13,7 +13,7 @@ from pets.data.digits import write_digits
 from pets.data.index import build_index, index_arguments
 from pets.data.loader import CachedSplit
 from pets.data.presets import Preprocess
-from pets.infer import predict_probs
+from pets.inference.forward import predict_probs
 from pets.model.build import build_model
 from pets.report.metrics import summarize
 from pets.runtime.profile import Runtime

@@ -1,5 +1,6 @@
-"""Command line: `python -m pets predict IMAGE|FOLDER ...`, `python -m pets lr_find`, `python -m pets compare [A] [B]`,
-`python -m pets audit` and `python -m pets quickstart NAME` (make pets, make photos, make digits, make pictures)."""
+"""Command line: `python -m pets predict IMAGE|FOLDER ...`, `python -m pets serve`, `python -m pets lr_find`,
+`python -m pets compare [A] [B]`, `python -m pets audit` and `python -m pets quickstart NAME` (make pets, make photos,
+make digits, make pictures)."""
 
 import argparse
 import dataclasses
@@ -10,12 +11,7 @@ import sys
 from pets.atomic import write_text
 from pets.config import layout
 from pets.errors import PetsError, report_errors
-
-
-def shown(path):
-    """A path on one line of its own: quoted as a Python string when it holds a tab, newline or other control."""
-    text = str(path)
-    return repr(text) if any(ord(c) < 32 or c == "\x7f" for c in text) else text
+from pets.inference.answers import answer_line, answer_record, min_confidence, shown
 
 
 def at_least(low):
@@ -37,44 +33,97 @@ LR_FIND_LEAST = 10  # fewer batches cannot sweep seven decades of learning rates
 
 
 def predict_command(args):
-    from pets.data.images import IMAGE_SUFFIXES
-    from pets.model.checkpoint import model_from_checkpoint
-    from pets.predict import image_paths, predict_files
+    from pets.data.images import IMAGE_SUFFIXES, image_paths
+
+    predict = onnx_predictor(args) if args.model.endswith(".onnx") else torch_predictor(args)  # the model first
+    paths, unreadable = image_paths(args.inputs)
+    for folder, reason in unreadable:
+        print(f"{shown(folder)}: cannot read this folder ({reason})", file=sys.stderr)
+    if not paths and not unreadable:
+        raise PetsError(f"no images (by suffix: {', '.join(sorted(IMAGE_SUFFIXES))}) in {', '.join(args.inputs)}")
+    results, failed = [], 0
+    for path, top, error in predict(paths) if paths else []:
+        if top is None:
+            failed += 1
+            print(f"{shown(path)}: {error}", file=sys.stderr)
+        elif args.json:
+            results.append(answer_record(path, top, args.min_confidence))
+        else:
+            print(answer_line(path, top, args.min_confidence))
+    if args.json:
+        print(json.dumps(results, indent=1))
+    if failed or unreadable:
+        folders = f" and {len(unreadable)} folder(s) could not be read" if unreadable else ""
+        raise PetsError(f"{failed} of {len(paths)} input(s) could not be read as images{folders} (listed above)")
+
+
+def torch_predictor(args):
+    from pets.inference.predict import predict_files
+    from pets.model.checkpoint import model_from_checkpoint, temperature_of
     from pets.runtime.profile import runtime
 
     model, checkpoint, preprocess = model_from_checkpoint(args.model)
     active = runtime()
     if args.batch_size:
         active = dataclasses.replace(active, inference_batch=args.batch_size)
-    paths, unreadable = image_paths(args.inputs)
-    for folder, reason in unreadable:
-        print(f"{shown(folder)}: cannot read this folder ({reason})", file=sys.stderr)
-    if not paths and not unreadable:
-        raise PetsError(f"no images (by suffix: {', '.join(sorted(IMAGE_SUFFIXES))}) in {', '.join(args.inputs)}")
-    predictions = predict_files(
+    return lambda paths: predict_files(
         model,
         classes=checkpoint["classes"],
         preprocess=preprocess,
+        temperature=temperature_of(checkpoint),
         paths=paths,
         runtime=active,
         top_k=args.top,
-    ) if paths else []  # fmt: skip
-    results, failed = [], 0
-    for path, top, error in predictions:
-        if top is None:
-            failed += 1
-            print(f"{shown(path)}: {error}", file=sys.stderr)
-        elif args.json:
-            results.append(
-                {"path": str(path), "predictions": [{"class": c, "probability": round(p, 6)} for c, p in top]}
-            )
-        else:
-            print(f"{shown(path)}\t" + ", ".join(f"{c} {p:.3f}" for c, p in top))
-    if args.json:
-        print(json.dumps(results, indent=1))
-    if failed or unreadable:
-        folders = f" and {len(unreadable)} folder(s) could not be read" if unreadable else ""
-        raise PetsError(f"{failed} of {len(paths)} input(s) could not be read as images{folders} (listed above)")
+    )
+
+
+def onnx_predictor(args):
+    """onnxruntime's predictions: no torch imported (pets.inference.onnx_model)."""
+    from pets.inference.onnx_model import predict_files
+
+    classifier = onnx_classifier(args.model)
+    return lambda paths: predict_files(classifier, paths, top_k=args.top, batch_size=args.batch_size or 32)
+
+
+def onnx_classifier(path):
+    from pets.inference.onnx_model import OnnxClassifier, check_exported_from
+
+    if not os.path.isfile(path):
+        raise PetsError(f"{path}: no such model (dvc repro export writes {layout.ONNX})")
+    classifier = OnnxClassifier(path)
+    check_exported_from(classifier, layout.MODEL)
+    return classifier
+
+
+def serve_command(args):
+    from pets.serve.server import MAX_PIXELS, MAX_UPLOAD_BYTES, is_loopback, make_server
+
+    if args.model.endswith(".onnx"):
+        classifier = onnx_classifier(args.model)
+    else:
+        from pets.inference.predict import TorchClassifier
+        from pets.runtime.profile import runtime
+
+        classifier = TorchClassifier(args.model, runtime())
+    server = make_server(classifier, host=args.host, port=args.port, min_confidence=args.min_confidence)
+    if not is_loopback(args.host):
+        print(
+            f"warning: serving on {args.host}: anyone who can reach this machine on port {server.server_port} can "
+            "use the model (the default, 127.0.0.1, is this machine alone)",
+            file=sys.stderr,
+        )
+    print(
+        f"serving {args.model} ({classifier.arch}, {len(classifier.classes)} classes) at "
+        f"http://{args.host}:{server.server_port}/ (uploads up to {MAX_UPLOAD_BYTES // 2**20} MB and "
+        f"{MAX_PIXELS // 10**6} megapixels); Ctrl-C stops",
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+    finally:
+        server.server_close()
 
 
 def lr_find_command(args):
@@ -127,7 +176,7 @@ def seeds_command(args):
 def audit_command(args):
     from pets.data.cache import read_manifest
     from pets.data.loader import CachedSplit
-    from pets.infer import predict_probs
+    from pets.inference.forward import predict_probs
     from pets.model.checkpoint import model_from_checkpoint
     from pets.report.audit import fix_lines, ranked, review_csv, review_picture
     from pets.report.predictions import prediction_rows
@@ -168,10 +217,13 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     predict = commands.add_parser("predict", help="print the top classes of images (files or folders)")
     predict.add_argument("inputs", nargs="+", help="image files or folders of images")
-    predict.add_argument("--model", default=str(layout.MODEL))
+    predict.add_argument("--model", default=str(layout.MODEL), help="a model.pt, or a model.onnx (onnxruntime)")
     predict.add_argument("--top", type=at_least_one, default=3, help="classes per image")
     predict.add_argument("--batch-size", type=at_least_one, help="images per batch (default: the device's)")
     predict.add_argument("--json", action="store_true", help="print JSON instead of text")
+    predict.add_argument(
+        "--min-confidence", type=min_confidence, help="answer unsure (the top classes still listed) below it: 0.8"
+    )
     predict.set_defaults(run=predict_command)
     lr_find = commands.add_parser("lr_find", help="learning-rate range test on the cached training split")
     lr_find.add_argument("--phase", choices=["frozen", "unfrozen"], default="frozen")
@@ -200,6 +252,14 @@ def main(argv=None):
         "-A", "--all-commits", action="store_true", help="--seeds: the runs of every commit, not only HEAD's"
     )
     compare.set_defaults(run=compare_command)
+    serve = commands.add_parser("serve", help="a page to try the model in a browser (http://127.0.0.1:8000)")
+    serve.add_argument("--model", default=str(layout.MODEL), help="a model.pt, or a model.onnx (onnxruntime)")
+    serve.add_argument("--port", type=at_least(0), default=8000, help="0: any free port")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (0.0.0.0: every network)")
+    serve.add_argument(
+        "--min-confidence", type=min_confidence, default=0.8, help="the page says unsure below it (default 0.8)"
+    )
+    serve.set_defaults(run=serve_command)
     audit = commands.add_parser("audit", help="rank the images whose label the model finds least likely, to review")
     audit.add_argument("--model", default=str(layout.MODEL))
     audit.add_argument("--top", type=at_least_one, default=16, help="images printed and drawn")

@@ -18,6 +18,9 @@ def report_errors(main):
             return main(*args, **kwargs)
         except PetsError as error:
             sys.exit(f"error: {error}")
+        except BrokenPipeError:  # stdout closed early (| head): stop quietly, as the tools it was piped to expect
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
         except KeyboardInterrupt:
             if os.environ.get("RANK", "0") != "0":  # under torchrun, every process is stopped: process 0 says so
                 sys.exit(130)

@@ -10,9 +10,12 @@ import contextlib
 
 from pets.config import layout
 from pets.config.params import check_unchanged, load_params
+from pets.data.cache import read_manifest
 from pets.data.loader import CachedSplit
 from pets.data.presets import Preprocess
 from pets.errors import report_errors
+from pets.inference.calibration import calibration_sets, describe, fit_temperature
+from pets.inference.forward import split_log_probabilities
 from pets.model.build import build_model
 from pets.model.checkpoint import save_checkpoint
 from pets.report.pictures import show_batch, training_curves
@@ -78,12 +81,25 @@ def train(params, processes):
             resumed=resumed,
             after_epoch=after_epoch,
         )
+    distributed.stop()  # what follows is process 0's alone, on the whole validation split
     if main_process:
         check_unchanged(params, "train")
-        save_checkpoint(layout.MODEL, model, arch=params["arch"], classes=classes, preprocess=preprocess)
+        temperature = fit_calibration(model, preprocess, active, log)
+        save_checkpoint(
+            layout.MODEL, model, arch=params["arch"], classes=classes, preprocess=preprocess, temperature=temperature
+        )
         training_curves(history, layout.CURVES)
         resume.finish()
-    distributed.stop()
+
+
+def fit_calibration(model, preprocess, active, log):
+    """The temperature of the trained model, fitted on calibration_sets' images; evaluate measures it elsewhere."""
+    split, positions = calibration_sets("test" in read_manifest(layout.CACHE)["splits"])["fit"]
+    log_probs, labels = split_log_probabilities(model, CachedSplit(layout.CACHE, split), preprocess, active)
+    log_probs, labels = log_probs[positions].cpu(), labels[positions].cpu()
+    temperature = fit_temperature(log_probs, labels)
+    log(f"calibration: temperature {temperature:.3f}, fitted on {describe(split, positions, len(labels))}")
+    return temperature
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ def test_two_processes_write_the_same_outputs_and_learn_as_well(tmp_path):
 
     # the same effective batch: 2 processes of 32
     output = project.run("dvc", "exp", "run", "-S", "train.devices=2", "-S", "train.batch_size=32")
-    assert stages_run(output) == ["train", "evaluate"]
+    assert stages_run(output) == ["train", "evaluate", "export"]
     assert "on 2 x cpu" in output
     assert sorted(p.name for p in (project.path / "metrics").iterdir()) == OUTPUTS
     log = (project.path / "metrics/training/plots/metrics/error_rate.tsv").read_text().splitlines()

@@ -3,7 +3,7 @@ import torch
 from pets.data.augment import tta_views, valid_view
 from pets.data.loader import CachedSplit
 from pets.data.presets import Preprocess
-from pets.infer import predict_probs
+from pets.inference.forward import predict_probs
 from pets.model.build import build_model
 from pets.report.metrics import most_confused, per_class_table, summarize, top_losses
 from tests.helpers import CPU, DEFAULT_AUGMENT

@@ -4,9 +4,9 @@ import pytest
 import torch
 import torchvision
 
-from pets import infer
 from pets.config.schema import check_arch
 from pets.data.presets import Preprocess
+from pets.inference import forward
 from pets.model.archs import TORCHVISION_FAMILIES, resolve, torchvision_family
 from pets.model.build import build_model
 from pets.train.loop import training_step
@@ -68,4 +68,4 @@ def test_the_smallest_of_each_family_takes_a_training_step_and_evaluates_a_batch
     )
     assert torch.isfinite(loss) and not torch.equal(before, head.weight)  # the new head was trained
     model.eval()
-    assert infer.log_probabilities(model, batch, preprocess, CPU).shape == (2, 3)
+    assert forward.log_probabilities(model, batch, preprocess, CPU).shape == (2, 3)

@@ -14,8 +14,9 @@ LAYERS = [
     ("pets.runtime",),
     ("pets.data",),
     ("pets.model",),
-    ("pets.infer", "pets.predict"),
+    ("pets.inference",),
     ("pets.report",),
+    ("pets.serve",),
     ("pets.train",),
     ("pets.__main__", "stages"),
 ]
@@ -88,7 +89,9 @@ def reached(module):
     return seen
 
 
-@pytest.mark.parametrize("module", ["pets.predict", "pets.infer", "stages.evaluate", "pets.report.interpret"])
+@pytest.mark.parametrize(
+    "module", ["pets.inference.predict", "pets.inference.forward", "stages.evaluate", "pets.report.interpret"]
+)
 def test_prediction_and_evaluation_do_not_import_training(module):
     assert not [name for name in reached(module) if name.startswith("pets.train")]
 

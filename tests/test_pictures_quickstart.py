@@ -52,7 +52,7 @@ def test_make_pictures_runs_the_quick_start_with_the_folder():
 
 
 def test_a_folder_of_pictures_trains_and_predicts(project, tmp_path):
-    assert stages_run(project.output) == ["download", "index", "cache", "train", "evaluate"]
+    assert stages_run(project.output) == ["download", "index", "cache", "train", "evaluate", "export"]
     index = project.json("metrics/index.json")
     assert index["classes"] == 3 and index["images"] == 60 and index["skipped"] == []  # .DS_Store never copied
     check = project.json("metrics/data_check.json")
@@ -76,7 +76,7 @@ def test_audit_finds_the_wrong_labels_and_a_fix_file_retrains_on_the_right_ones(
         "file,label\n" + "".join(f"{file},{label}\n" for file, label in MISPLACED.items())
     )
     output = project.run("dvc", "exp", "run", "-S", "index.fixes=labels_fix.csv")
-    assert stages_run(output) == ["index", "cache", "train", "evaluate"]  # download did not run again
+    assert stages_run(output) == ["index", "cache", "train", "evaluate", "export"]  # download did not run again
     fixes = project.json("metrics/index.json")["fixes"]
     assert fixes == {"file": "labels_fix.csv", "relabelled": 2, "dropped": 0, "unchanged": 0}
     with open(project.path / "data/index/index.csv", newline="") as table:

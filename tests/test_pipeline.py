@@ -22,7 +22,7 @@ def project(tmp_path_factory):
 
 def test_quick_start_learns_digits(project):
     output = project.run("python", "-m", "pets", "quickstart", "digits")  # make digits
-    assert stages_run(output) == ["download", "index", "cache", "train", "evaluate"]
+    assert stages_run(output) == ["download", "index", "cache", "train", "evaluate", "export"]
     metrics = project.json("metrics/metrics.json")
     assert metrics["valid"]["count"] == 359
     assert metrics["valid"]["error_rate"] <= 0.03, metrics
@@ -156,7 +156,7 @@ def test_lr_find_sweeps_until_the_loss_explodes_and_suggests_a_rate_inside(proje
 
 def test_an_arch_experiment_reruns_only_train_and_evaluate(project):
     output = project.run("dvc", "exp", "run", "-S", "arch=resnet50", "-S", "train.epochs=1")
-    assert stages_run(output) == ["train", "evaluate"]
+    assert stages_run(output) == ["train", "evaluate", "export"]
     shown = json.loads(project.run("dvc", "exp", "show", "--json"))
     runs = [
         entry

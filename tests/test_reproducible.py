@@ -29,7 +29,7 @@ def test_repro_twice_and_exp_run_give_the_same_metrics(tmp_path):
     project.commit("short digits schedule")
     assert "train" in stages_run(project.run("dvc", "repro"))
     first = snapshot(project)
-    assert stages_run(project.run("dvc", "repro", "--force")) == ["download", "index", "cache", "train", "evaluate"]
+    assert stages_run(project.run("dvc", "repro", "--force")) == ["download", "index", "cache", "train", "evaluate", "export"]
     assert snapshot(project) == first
 
     output = project.run("dvc", "exp", "run", "--temp", "--force")

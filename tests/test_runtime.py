@@ -7,9 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
-from pets import infer
 from pets.data.loader import CachedSplit
-from pets.predict import predict_files
+from pets.inference import forward
+from pets.inference.predict import predict_files
 from pets.runtime.profile import Runtime
 from pets.train.loop import training_step, validate
 from tests.helpers import fit_on, model_and_stats, preprocess_of, recipe
@@ -93,7 +93,7 @@ def test_a_training_step_computes_its_loss_in_float32(balanced_colour_cache, tra
 def test_evaluation_gives_float32_probabilities_that_sum_to_one(balanced_colour_cache, trained, tta):
     model, preprocess, *_ = trained
     split = CachedSplit(balanced_colour_cache, "valid")
-    probs = infer.predict_probs(model, split, preprocess, ACCELERATOR, tta=tta)
+    probs = forward.predict_probs(model, split, preprocess, ACCELERATOR, tta=tta)
     assert probs.dtype == torch.float32 and probs.shape == (len(split), 2)
     assert torch.allclose(probs.sum(1), torch.ones(len(split)), atol=1e-5)
     assert (probs.argmax(1).numpy() != split.labels).mean() <= 0.125

@@ -40,7 +40,7 @@ def project(tmp_path_factory):
 
 
 def test_the_imagenet_body_learns_the_photos_from_five_images_a_class(project):
-    assert stages_run(project.output) == ["download", "index", "cache", "train", "evaluate"]
+    assert stages_run(project.output) == ["download", "index", "cache", "train", "evaluate", "export"]
     index = project.json("metrics/index.json")
     assert index["classes"] == 13 and index["splits"] == {"train": 65, "valid": 65}
     valid = project.json("metrics/metrics.json")["valid"]
@@ -57,7 +57,7 @@ def test_the_model_keeps_the_arch_and_the_normalisation_of_its_imagenet_weights(
 def test_the_bigger_lite2_body_is_one_param_away_offline_and_learns_the_slice_too(project):
     """The README's next step after `make photos`: -S arch=tf_efficientnet_lite2, its weights from a package."""
     output = project.run("dvc", "exp", "run", "-S", "arch=tf_efficientnet_lite2")
-    assert stages_run(output) == ["train", "evaluate"]
+    assert stages_run(output) == ["train", "evaluate", "export"]
     valid = project.json("metrics/metrics.json")["valid"]
     assert valid["count"] == 65 and valid["error_rate"] <= MAX_ERROR, valid
     checkpoint = torch.load(project.path / "models/model.pt", weights_only=True)

@@ -1,10 +1,15 @@
-"""Decode any image Pillow opens into an RGB uint8 square of a given resolution."""
+"""Decode any image Pillow opens into an RGB uint8 square of a given resolution, and find the images a user names.
+No torch: the ONNX predictor (pets/inference/onnx_model.py) uses it outside this project."""
 
+import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from pets.errors import PetsError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}  # the files taken as images
 RESAMPLE = Image.Resampling.BILINEAR
@@ -47,3 +52,24 @@ def load_image(path: str | Path | BinaryIO, resolution: int, resize: str = "crop
             box = ((width - side) / 2, (height - side) / 2, (width + side) / 2, (height + side) / 2)
         image = image.resize((resolution, resolution), RESAMPLE, box=box)
         return np.array(image, dtype=np.uint8)  # a writable copy, ready for torch.from_numpy
+
+
+def image_paths(inputs: Sequence[str | Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """(files as given and the images below each folder by suffix, in a stable order; (folder, reason) of every
+    folder that could not be read, which Path.rglob would skip without a word)."""
+    paths, unreadable = [], []
+    for item in map(Path, inputs):
+        if item.is_dir():
+
+            def refused(error, where=unreadable):
+                where.append((Path(error.filename), error.strerror or type(error).__name__))
+
+            found = [Path(top) / name for top, _, names in os.walk(item, onerror=refused) for name in names]
+            paths += sorted(p for p in found if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        elif item.is_file():
+            paths.append(item)
+        elif item.exists():
+            raise PetsError(f"{item}: not a file or folder of images (a device, FIFO or socket)")
+        else:
+            raise PetsError(f"{item}: no such file or folder")
+    return paths, unreadable

@@ -1,5 +1,6 @@
 """The format of models/model.pt: the weights with everything needed to rebuild and use the model without
-params.yaml (arch, classes, and the eval preset: size, mean, std, resolution, resize)."""
+params.yaml (arch, classes, the eval preset: size, mean, std, resolution, resize; and the temperature that
+calibrates its probabilities)."""
 
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,17 +29,30 @@ def load_checkpoint(path: str | Path) -> dict:
 
 
 def save_checkpoint(
-    path: str | Path, model: nn.Module, *, arch: str, classes: Sequence[str], preprocess: Preprocess
+    path: str | Path,
+    model: nn.Module,
+    *,
+    arch: str,
+    classes: Sequence[str],
+    preprocess: Preprocess,
+    temperature: float = 1.0,
 ) -> None:
-    """The model, its arch and classes, and how new images are prepared for it (`preprocess`); written atomically."""
+    """The model, its arch and classes, how new images are prepared for it (`preprocess`) and the temperature its
+    logits are divided by (pets.inference.calibration); written atomically."""
     checkpoint = {
         "arch": arch,
         "classes": list(classes),
         **preprocess.to_checkpoint(),
+        "temperature": float(temperature),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
     with atomic_path(path) as tmp:
         torch.save(checkpoint, tmp)
+
+
+def temperature_of(checkpoint: dict) -> float:
+    """The checkpoint's calibration temperature: 1 (the softmax as trained) for models saved before it was fitted."""
+    return float(checkpoint.get("temperature", 1.0))
 
 
 def model_from_checkpoint(path: str | Path) -> tuple[nn.Module, dict, Preprocess]:

@@ -11,11 +11,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from pets import infer
 from pets.data.augment import train_view
 from pets.data.loader import CachedSplit, batches
 from pets.data.presets import Preprocess
 from pets.errors import PetsError
+from pets.inference import forward
 from pets.progress import image_batches
 from pets.runtime import distributed
 from pets.runtime.profile import Runtime
@@ -39,7 +39,7 @@ def validate(
     model: nn.Module, valid_split: CachedSplit, preprocess: Preprocess, runtime: Runtime
 ) -> tuple[float, float]:
     """(mean loss, error rate) on a CachedSplit, summed over every process's shard; one host sync at the end."""
-    log_probs, labels = infer.split_log_probabilities(model, valid_split, preprocess, runtime)
+    log_probs, labels = forward.split_log_probabilities(model, valid_split, preprocess, runtime)
     totals = torch.stack(
         [F.nll_loss(log_probs, labels, reduction="sum"), (log_probs.argmax(1) != labels).sum().float()]
     )

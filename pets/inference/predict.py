@@ -1,40 +1,20 @@
 """Top-k predictions of a trained model for image files and folders, batched at loader speed."""
 
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from pets.data.images import IMAGE_SUFFIXES, load_image
+from pets.data.images import load_image
 from pets.data.presets import Preprocess
-from pets.errors import PetsError
-from pets.infer import log_probabilities
+from pets.inference.answers import top_classes
+from pets.inference.forward import log_probabilities
+from pets.model.checkpoint import model_from_checkpoint, temperature_of
 from pets.progress import progress
 from pets.runtime.profile import Runtime
-
-
-def image_paths(inputs: Sequence[str | Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """(files as given and the images below each folder by suffix, in a stable order; (folder, reason) of every
-    folder that could not be read, which Path.rglob would skip without a word)."""
-    paths, unreadable = [], []
-    for item in map(Path, inputs):
-        if item.is_dir():
-
-            def refused(error, where=unreadable):
-                where.append((Path(error.filename), error.strerror or type(error).__name__))
-
-            found = [Path(top) / name for top, _, names in os.walk(item, onerror=refused) for name in names]
-            paths += sorted(p for p in found if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-        elif item.is_file():
-            paths.append(item)
-        elif item.exists():
-            raise PetsError(f"{item}: not a file or folder of images (a device, FIFO or socket)")
-        else:
-            raise PetsError(f"{item}: no such file or folder")
-    return paths, unreadable
 
 
 class ImageFiles(Dataset):
@@ -63,6 +43,7 @@ def predict_files(
     *,
     classes: Sequence[str],
     preprocess: Preprocess,
+    temperature: float = 1.0,
     paths: Sequence[Path],
     runtime: Runtime,
     top_k: int = 3,
@@ -81,7 +62,8 @@ def predict_files(
         good = [pixels for pixels, error in items if pixels is not None]
         if good:
             (batch,) = runtime.to_device(torch.stack(good))
-            top = log_probabilities(model, batch, preprocess, runtime).exp().topk(min(top_k, len(classes)), dim=1)
+            probs = log_probabilities(model, batch, preprocess, runtime, temperature=temperature).exp()
+            top = probs.topk(min(top_k, len(classes)), dim=1)
             results = iter(zip(top.values.tolist(), top.indices.tolist()))
         for pixels, error in items:
             path = paths[done]
@@ -91,3 +73,25 @@ def predict_files(
             else:
                 probs, indices = next(results)
                 yield path, [(classes[i], p) for p, i in zip(probs, indices)], ""
+
+
+class TorchClassifier:
+    """models/model.pt behind OnnxClassifier's interface (pets.inference.onnx_model), for the served page."""
+
+    def __init__(self, path: str | Path, runtime: Runtime):
+        self.model, checkpoint, self.preprocess = model_from_checkpoint(path)
+        self.runtime, self.temperature = runtime, temperature_of(checkpoint)
+        self.classes, self.arch = checkpoint["classes"], checkpoint["arch"]
+        runtime.place(self.model).eval()
+
+    def load(self, source) -> np.ndarray:
+        return load_image(source, self.preprocess.resolution, self.preprocess.resize)
+
+    @torch.no_grad()
+    def probabilities(self, pixels: np.ndarray) -> np.ndarray:
+        (batch,) = self.runtime.to_device(torch.from_numpy(np.ascontiguousarray(pixels)))
+        log_probs = log_probabilities(self.model, batch, self.preprocess, self.runtime, temperature=self.temperature)
+        return log_probs.exp().cpu().numpy()
+
+    def top(self, probs: np.ndarray, k: int) -> list[tuple[str, float]]:
+        return top_classes(probs, self.classes, k)

@@ -11,14 +11,20 @@ from pets.runtime.profile import Runtime
 
 @torch.no_grad()
 def log_probabilities(
-    model: nn.Module, pixels: torch.Tensor, preprocess: Preprocess, runtime: Runtime, tta: bool = False
+    model: nn.Module,
+    pixels: torch.Tensor,
+    preprocess: Preprocess,
+    runtime: Runtime,
+    tta: bool = False,
+    temperature: float = 1.0,
 ) -> torch.Tensor:
-    """(N, classes) float32 log-probabilities of a uint8 NHWC batch already on the runtime's device; with `tta`, of
-    the probabilities averaged over the test-time views."""
+    """(N, classes) float32 log-probabilities of a uint8 NHWC batch already on the runtime's device, of the logits
+    divided by `temperature` (pets.inference.calibration); with `tta`, of the probabilities averaged over the
+    test-time views."""
     logits = []
     for view in preprocess.views(pixels, tta):
         with runtime.autocast():
-            logits.append(model(runtime.input_layout(view)).float())  # float32, whatever autocast computed in
+            logits.append(model(runtime.input_layout(view)).float() / temperature)  # float32, whatever autocast ran in
     if len(logits) == 1:
         return logits[0].log_softmax(1)
     probs = 0

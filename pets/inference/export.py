@@ -1,0 +1,135 @@
+"""models/model.pt as ONNX, checked against PyTorch on the validation images before it is kept.
+
+The graph is the one forward pass (pets.inference.forward.log_probabilities) with its preprocessing inside: it takes
+uint8 RGB pixels, NHWC, at the cache's resolution, which is what an image decoder gives (pets.data.images.load_image
+makes them as the cache stage did), so a user feeds decoded pixels without knowing the model's size, mean or std,
+and a float input could not be scaled wrongly (0..1 against 0..255). It returns the calibrated probabilities. It is
+exported in fp32 on the CPU (the runtime profile's CPU choices): onnxruntime computes in fp32, and that is what it is
+checked against.
+"""
+
+import contextlib
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+from pets.atomic import atomic_path
+from pets.data.loader import CachedSplit, batches
+from pets.data.presets import Preprocess
+from pets.errors import PetsError
+from pets.inference.forward import log_probabilities
+from pets.inference.onnx_model import INPUT, OUTPUT, OnnxClassifier, file_sha256
+from pets.runtime.profile import Runtime
+
+OPSET = 20  # Resize with antialias (opset 18+); onnxruntime 1.2x runs up to 23
+TOLERANCE = 1e-4  # max |onnxruntime - PyTorch| of a probability
+
+
+class Pipeline(nn.Module):
+    """uint8 NHWC pixels at the cache's resolution in, calibrated probabilities out."""
+
+    def __init__(self, model: nn.Module, preprocess: Preprocess, temperature: float):
+        super().__init__()
+        self.model, self.preprocess, self.temperature = model, preprocess, temperature
+        self.eval()
+
+    def forward(self, pixels):
+        return log_probabilities(self.model, pixels, self.preprocess, Runtime.cpu(), temperature=self.temperature).exp()
+
+
+def unsupported_operator(error: BaseException) -> str | None:
+    """The aten operator an exporter error says it has no ONNX function for, from the error or its causes."""
+    while error is not None:
+        found = re.search(r"No ONNX function found for <OpOverload\(op='([^']+)'", str(error))
+        if found:
+            return found.group(1)
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def to_onnx(pipeline: Pipeline, path: Path, *, arch: str, example: torch.Tensor) -> None:
+    """Export with a dynamic batch; a model the exporter cannot handle ends in one line naming arch and operator."""
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # the exporter's progress lines
+            torch.onnx.export(
+                pipeline,
+                (example,),
+                str(path),
+                input_names=[INPUT],
+                output_names=[OUTPUT],
+                dynamic_shapes={"pixels": {0: batch}},
+                opset_version=OPSET,
+                dynamo=True,
+                external_data=False,
+            )
+    except Exception as error:  # noqa: BLE001 - torch.export and torch.onnx raise many kinds; each means this
+        operator = unsupported_operator(error)
+        why = f"no ONNX function for the operator {operator}" if operator else " ".join(str(error).split())[:300]
+        raise PetsError(f"{arch} cannot be exported to ONNX (opset {OPSET}): {why}") from None
+
+
+def add_metadata(path: Path, metadata: dict) -> None:
+    model = onnx.load(str(path))
+    for key, value in metadata.items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(path))
+
+
+def check_against_pytorch(
+    onnx_path: Path, pipeline: Pipeline, split: CachedSplit, *, name: str, batch_size: int = 32
+) -> dict:
+    """Both models' probabilities on every image of `split`: within TOLERANCE and the same top-1, else PetsError
+    naming the image and the largest difference."""
+    classifier = OnnxClassifier(onnx_path)
+    worst, worst_file, disagree = 0.0, None, []
+    for start, (pixels, _) in zip(range(0, len(split), batch_size), batches(split, batch_size, shuffle=False)):
+        with torch.no_grad():
+            expected = pipeline(pixels).numpy()
+        got = classifier.probabilities(pixels.numpy())
+        difference = np.abs(got - expected).max(1)
+        if difference.max() > worst:
+            worst, worst_file = float(difference.max()), split.files[start + int(difference.argmax())]
+        disagree += [split.files[start + i] for i in np.flatnonzero(got.argmax(1) != expected.argmax(1))]
+    if worst > TOLERANCE or disagree:
+        raise PetsError(
+            f"{name} does not match PyTorch on the {split.path.stem} images: the largest probability difference is "
+            f"{worst:.2e} ({worst_file}; the tolerance is {TOLERANCE:g}), and the top class differs on "
+            f"{len(disagree)} of {len(split)} images{' (' + ', '.join(disagree[:3]) + ')' if disagree else ''}"
+        )
+    return {"images": len(split), "max_abs_difference": float(f"{worst:.3g}"), "top1_agreement": 1.0}
+
+
+def export(
+    model: nn.Module,
+    *,
+    checkpoint: dict,
+    preprocess: Preprocess,
+    temperature: float,
+    model_path: Path,
+    onnx_path: Path,
+    check_split: CachedSplit,
+) -> dict:
+    """Write onnx_path from the model loaded from model_path, kept only when check_against_pytorch passes on
+    check_split; return the check's figures."""
+    pipeline = Pipeline(model.cpu().float(), preprocess, temperature)
+    resolution = preprocess.resolution
+    example = torch.zeros((2, resolution, resolution, 3), dtype=torch.uint8)  # batch 2: 1 would be fixed
+    metadata = {
+        "arch": checkpoint["arch"],
+        "classes": json.dumps(checkpoint["classes"]),
+        "preprocess": json.dumps(preprocess.to_checkpoint()),
+        "temperature": repr(float(temperature)),
+        "model_sha256": file_sha256(model_path),
+        "input": f"uint8 RGB pixels, NHWC, (batch, {resolution}, {resolution}, 3): load_image's square",
+    }
+    with atomic_path(onnx_path) as tmp:
+        to_onnx(pipeline, Path(tmp), arch=checkpoint["arch"], example=example)
+        add_metadata(Path(tmp), metadata)
+        return {"opset": OPSET, **check_against_pytorch(Path(tmp), pipeline, check_split, name=str(onnx_path))}
