@@ -15,7 +15,9 @@ def report_errors(main):
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
         try:
-            return main(*args, **kwargs)
+            result = main(*args, **kwargs)
+            sys.stdout.flush()  # a closed pipe shows here rather than as the interpreter's last words
+            return result
         except PetsError as error:
             sys.exit(f"error: {error}")
         except BrokenPipeError:  # stdout closed early (| head): stop quietly, as the tools it was piped to expect

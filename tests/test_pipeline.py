@@ -70,9 +70,12 @@ def test_pictures_and_plots_are_there_with_data(project):
         "metrics/confusion.png",
         "metrics/top_losses.png",
         "metrics/duplicates.png",
+        "metrics/reliability.png",
+        "metrics/coverage_risk.tsv",
     }
     assert set(plots) == declared
-    for name in ("losses", "error_rate", "metrics/confusion.json", "metrics/per_class.tsv", "metrics/predictions.csv"):
+    for name in ("losses", "error_rate", "metrics/confusion.json", "metrics/per_class.tsv", "metrics/predictions.csv",
+                 "metrics/coverage_risk.tsv"):  # fmt: skip
         assert plots[name][0]["content"]["data"]["values"], name
     confusion = plots["metrics/confusion.json"][0]["content"]["spec"]["encoding"]  # as confusion.png's axes
     assert confusion["x"]["field"] == "predicted" and confusion["y"]["field"] == "actual"

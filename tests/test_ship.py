@@ -124,3 +124,9 @@ def test_the_served_page_in_chromium_names_a_photo_and_asks_nothing_of_other_hos
     assert hosts == {"127.0.0.1"}, requests  # the page, its model description, the uploads and their previews
     with Image.open(project.path / SCREENSHOT) as shot:
         assert shot.format == "PNG" and shot.size[0] >= 700
+
+
+def test_predict_into_a_pipe_closed_early_stops_without_a_traceback(project):
+    command = f"set -o pipefail; {sys.executable} -m pets predict --model models/model.onnx data/raw | true"
+    result = subprocess.run(["bash", "-c", command], cwd=project.path, env=project.env, capture_output=True, text=True)
+    assert result.returncode == 1 and result.stderr == ""  # the reader left: status 1, and nothing else said

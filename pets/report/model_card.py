@@ -10,6 +10,10 @@ def _percent(value):
     return "-" if value is None else f"{100 * value:.1f} %"
 
 
+def _epochs(count):
+    return f"{count} epoch{'' if count == 1 else 's'}"
+
+
 def per_class_rows(tsv_text: str) -> list[dict]:
     return list(csv.DictReader(tsv_text.splitlines(), delimiter="\t"))
 
@@ -20,7 +24,8 @@ def model_card(*, params: dict, checkpoint: dict, metrics: dict, per_class: list
     train, calibration = params["train"], metrics["calibration"]
     splits = [name for name in ("train", "valid", "test") if name in metrics]
     classes = checkpoint["classes"]
-    worst = sorted(per_class, key=lambda row: (float(row["accuracy"]), row["class"]))[:WORST]
+    seen = [row for row in per_class if row["accuracy"]]  # a class without validation images has no accuracy
+    worst = sorted(seen, key=lambda row: (float(row["accuracy"]), row["class"]))[:WORST]
     at_08 = next((row for row in calibration["coverage_risk"] if row["threshold"] == 0.8), None)
     lines = [
         f"# Model card: {checkpoint['arch']} on {params['data']}",
@@ -44,8 +49,8 @@ def model_card(*, params: dict, checkpoint: dict, metrics: dict, per_class: list
         f"- Classes ({len(classes)}): " + ", ".join(classes) + ".",
         "",
         "## Training",
-        f"- {params['size']} px, batch {train['batch_size']}, {train['epochs']} epochs with the body frozen at lr "
-        f"{train['lr']}, then {train['epochs_unfrozen']} unfrozen at {train['lr_unfrozen']}; weight decay "
+        f"- {params['size']} px, batch {train['batch_size']}, {_epochs(train['epochs'])} with the body frozen at lr "
+        f"{train['lr']}, then {_epochs(train['epochs_unfrozen'])} unfrozen at {train['lr_unfrozen']}; weight decay "
         f"{train['weight_decay']}, seed {train['seed']}.",
         "",
         "## Metrics",

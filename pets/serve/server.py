@@ -1,9 +1,9 @@
 """`python -m pets serve`: a page to try the model in a browser, on the standard library's HTTP server.
 
-Not Gradio, which fast.ai's course and Hugging Face Spaces use: its default theme fetches Google Fonts, its page
-pulls scripts it does not bundle, and it phones home for analytics and a version check unless told not to; it also
-adds about 150 MB of dependencies. Here one static page (pets/serve/page.html, no external resource) posts each
-image's bytes to /predict and shows the answer; nothing leaves the machine.
+Not Gradio, which fast.ai's course and Hugging Face Spaces use: its page template links Google Fonts and a cdnjs
+script, and it sends analytics to api.gradio.app unless told not to (gradio-app/gradio#7968, bmaltais/kohya_ss#3508
+for Gradio 5.34: each needs its own workaround), and it would add a web framework's dependencies for one page. Here
+one static page (pets/serve/page.html, nothing external) posts each image's bytes to /predict and shows the answer.
 
 Bounded by design: an upload over MAX_UPLOAD_BYTES is refused before it is read, an image over MAX_PIXELS before it
 is decoded (a decompression bomb is a small file that claims a huge size), at most SLOTS uploads are read and decoded

@@ -1,0 +1,37 @@
+"""models/MODEL_CARD.md from what a run knows: the weakest classes, the splits, the calibration, the limits."""
+
+from pets.report.model_card import model_card, per_class_rows
+from tests.helpers import PARAMS
+
+CHECKPOINT = {"arch": "resnet34", "classes": [f"breed{i}" for i in range(8)], "size": 224, "resolution": 288,
+              "resize": "crop", "mean": [0.5] * 3, "std": [0.25] * 3, "temperature": 1.25}  # fmt: skip
+SPLIT = {"error_rate": 0.05, "accuracy": 0.95, "loss": 0.2, "count": 100}
+CALIBRATION = {"temperature": 1.25, "bins": 15, "ece_before": 0.08, "ece_after": 0.02, "nll_before": 0.3,
+               "nll_after": 0.2, "fitted_on": "valid, 100 images", "measured_on": "test, 200 images",
+               "coverage_risk": [{"threshold": 0.8, "coverage": 0.9, "error_rate": 0.01},
+                                 {"threshold": 0.95, "coverage": 0.0, "error_rate": None}]}  # fmt: skip
+TSV = "class\tcount\taccuracy\tmost_confused_with\n" + "".join(
+    f"breed{i}\t{10 if i else 0}\t{'' if i == 0 else 1 - i / 20}\t\n" for i in range(8)
+)
+
+
+def card():
+    metrics = {"train": SPLIT, "valid": SPLIT, "test": {**SPLIT, "count": 200}, "calibration": CALIBRATION}
+    return model_card(params=PARAMS, checkpoint=CHECKPOINT, metrics=metrics, per_class=per_class_rows(TSV),
+                      export={"images": 100, "max_abs_difference": 2e-6})  # fmt: skip
+
+
+def test_the_card_names_the_five_weakest_classes_leaving_out_one_without_validation_images():
+    weakest = next(line for line in card().splitlines() if line.startswith("Weakest classes"))
+    assert weakest == ("Weakest classes (validation accuracy): breed7 65.0 %, breed6 70.0 %, breed5 75.0 %, "
+                       "breed4 80.0 %, breed3 85.0 %.")  # fmt: skip
+
+
+def test_the_card_has_every_split_the_calibration_and_how_to_use_and_not_use_it():
+    text = card()
+    assert text.startswith("# Model card: resnet34 on pets\n")
+    assert "| test | 200 | 5.0 % | 95.0 % | 0.2000 |" in text and "Images: 100 train, 100 valid, 200 test." in text
+    assert "fitted on valid, 100 images; measured on test, 200 images" in text and "0.080 before, 0.020 after" in text
+    assert "0.8 or more: 90.0 % of images answered, 1.0 % of those wrong" in text
+    assert "python -m pets predict --model models/model.onnx" in text and "## Limits" in text
+    assert "It knows only these 8 classes" in text
