@@ -13,11 +13,12 @@ CALIBRATION = {"temperature": 1.25, "bins": 15, "ece_before": 0.08, "ece_after":
 TSV = "class\tcount\taccuracy\tmost_confused_with\n" + "".join(
     f"breed{i}\t{10 if i else 0}\t{'' if i == 0 else 1 - i / 20}\t\n" for i in range(8)
 )
+PERFECT = "class\tcount\taccuracy\tmost_confused_with\nbreed0\t10\t1.0\t\nbreed1\t10\t0.9\tbreed0\n"
 
 
-def card():
+def card(table=TSV):
     metrics = {"train": SPLIT, "valid": SPLIT, "test": {**SPLIT, "count": 200}, "calibration": CALIBRATION}
-    return model_card(params=PARAMS, checkpoint=CHECKPOINT, metrics=metrics, per_class=per_class_rows(TSV),
+    return model_card(params=PARAMS, checkpoint=CHECKPOINT, metrics=metrics, per_class=per_class_rows(table),
                       export={"images": 100, "max_abs_difference": 2e-6})  # fmt: skip
 
 
@@ -25,6 +26,11 @@ def test_the_card_names_the_five_weakest_classes_leaving_out_one_without_validat
     weakest = next(line for line in card().splitlines() if line.startswith("Weakest classes"))
     assert weakest == ("Weakest classes (validation accuracy): breed7 65.0 %, breed6 70.0 %, breed5 75.0 %, "
                        "breed4 80.0 %, breed3 85.0 %.")  # fmt: skip
+
+
+def test_classes_right_on_every_image_are_not_called_weak():
+    assert "Weakest classes (validation accuracy): breed1 90.0 %." in card(PERFECT)
+    assert "Every class is right on every validation image." in card(PERFECT.replace("0.9\tbreed0", "1.0\t"))
 
 
 def test_the_card_has_every_split_the_calibration_and_how_to_use_and_not_use_it():

@@ -18,21 +18,31 @@ def per_class_rows(tsv_text: str) -> list[dict]:
     return list(csv.DictReader(tsv_text.splitlines(), delimiter="\t"))
 
 
+def weakest_line(worst):
+    if not worst:
+        return "Every class is right on every validation image."
+    return (
+        "Weakest classes (validation accuracy): "
+        + ", ".join(f"{row['class']} {_percent(float(row['accuracy']))}" for row in worst)
+        + "."
+    )
+
+
 def model_card(*, params: dict, checkpoint: dict, metrics: dict, per_class: list[dict], export: dict) -> str:
     """The card in Markdown: model, data, params, metrics per split, weakest classes, calibration, use, limits."""
     recipe = params["datasets"][params["data"]]
     train, calibration = params["train"], metrics["calibration"]
     splits = [name for name in ("train", "valid", "test") if name in metrics]
     classes = checkpoint["classes"]
-    seen = [row for row in per_class if row["accuracy"]]  # a class without validation images has no accuracy
-    worst = sorted(seen, key=lambda row: (float(row["accuracy"]), row["class"]))[:WORST]
+    missed = [row for row in per_class if row["accuracy"] and float(row["accuracy"]) < 1]  # no accuracy: no images
+    worst = sorted(missed, key=lambda row: (float(row["accuracy"]), row["class"]))[:WORST]
     at_08 = next((row for row in calibration["coverage_risk"] if row["threshold"] == 0.8), None)
     lines = [
         f"# Model card: {checkpoint['arch']} on {params['data']}",
         "",
         "Written by the export stage (`dvc repro export`) from this run's params, metrics and model; regenerated "
         "with the model. Files: `models/model.pt` (PyTorch) and `models/model.onnx` (onnxruntime, the same "
-        f"probabilities within {export['max_abs_difference']:.1g} on {export['images']} validation images).",
+        f"probabilities within {export['max_abs_difference']:.1e} on {export['images']} validation images).",
         "",
         "## Model",
         f"- Architecture: `{checkpoint['arch']}`; initial weights: `{params['weights']}`.",
@@ -62,9 +72,7 @@ def model_card(*, params: dict, checkpoint: dict, metrics: dict, per_class: list
             for name in splits
         ),
         "",
-        "Weakest classes (validation accuracy): "
-        + ", ".join(f"{row['class']} {_percent(float(row['accuracy']))}" for row in worst)
-        + ".",
+        weakest_line(worst),
         "",
         "## Calibration",
         f"- Temperature {calibration['temperature']:.3f}, fitted on {calibration['fitted_on']}; measured on "
