@@ -50,3 +50,10 @@ def test_a_stage_lists_every_module_it_imports_and_no_other(stage):
         f"dvc.yaml stage {stage}: missing {sorted(closure(entry) - listed)}, "
         f"not imported {sorted(listed - closure(entry))}"
     )
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_a_stage_depends_on_the_recipe_in_use_not_on_every_dataset(stage):
+    """`make pictures DIR=...` edits datasets.pictures: that must not re-run the stages of a photos run."""
+    names = [next(iter(p)) if isinstance(p, dict) else p for p in STAGES[stage].get("params", [])]
+    assert "datasets" not in names, f"{stage} lists every dataset's recipe: list datasets.${{data}}"
