@@ -14,7 +14,7 @@ from pets.data.cache import read_manifest
 from pets.data.loader import CachedSplit
 from pets.data.presets import Preprocess
 from pets.errors import report_errors
-from pets.inference.calibration import calibration_sets, describe, fit_temperature
+from pets.inference.calibration import calibration_sets, describe, fit_temperature, why_not_fitted
 from pets.inference.forward import split_log_probabilities
 from pets.model.build import build_model
 from pets.model.checkpoint import save_checkpoint
@@ -97,8 +97,13 @@ def fit_calibration(model, preprocess, active, log):
     split, positions = calibration_sets("test" in read_manifest(layout.CACHE)["splits"])["fit"]
     log_probs, labels = split_log_probabilities(model, CachedSplit(layout.CACHE, split), preprocess, active)
     log_probs, labels = log_probs[positions].cpu(), labels[positions].cpu()
+    images = describe(split, positions, len(labels))
+    reason = why_not_fitted(log_probs, labels)
+    if reason:
+        log(f"calibration: none, the softmax is kept as trained: {reason} ({images})")
+        return 1.0
     temperature = fit_temperature(log_probs, labels)
-    log(f"calibration: temperature {temperature:.3f}, fitted on {describe(split, positions, len(labels))}")
+    log(f"calibration: temperature {temperature:.3f}, fitted on {images}")
     return temperature
 
 

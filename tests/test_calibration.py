@@ -14,6 +14,7 @@ from pets.inference.calibration import (
     expected_calibration_error,
     fit_temperature,
     scaled,
+    why_not_fitted,
 )
 
 
@@ -39,6 +40,17 @@ def test_on_held_out_images_the_temperature_lowers_ece_and_nll_of_an_over_confid
     report = calibration_report(log_probs[measure], labels[measure], temperature)
     assert report["ece_before"] > 0.1 and report["ece_after"] < 0.03, report
     assert report["nll_after"] < report["nll_before"]
+
+
+def test_too_few_images_or_none_wrong_keep_the_softmax_as_trained():
+    log_probs, labels = sampled(2.5, n=40)
+    assert fit_temperature(log_probs, labels) == 1.0
+    assert why_not_fitted(log_probs, labels) == "40 images are too few to fit a temperature (at least 50)"
+    log_probs, _ = sampled(1.0, n=200)
+    right = log_probs.argmax(1)  # every label the model's choice: the NLL would fall as T goes to 0
+    assert fit_temperature(log_probs, right) == 1.0
+    assert why_not_fitted(log_probs, right) == "the model is right on all 200 images: no mistake to calibrate against"
+    assert why_not_fitted(*sampled(2.5, n=200)) is None
 
 
 def test_the_temperature_changes_no_prediction():

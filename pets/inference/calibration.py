@@ -14,6 +14,7 @@ import torch.nn.functional as F
 ECE_BINS = 15  # equal-width confidence bins, as in Guo et al.
 THRESHOLDS = tuple(round(0.5 + 0.05 * step, 2) for step in range(10))  # 0.5, 0.55, ..., 0.95
 TEMPERATURE_RANGE = (0.05, 20.0)  # beyond these the logits were degenerate (all equal, or one class infinite)
+MIN_FIT_IMAGES = 50  # fewer say little about a temperature: the NLL of a handful is minimised anywhere
 
 
 def calibration_sets(has_test: bool) -> dict:
@@ -30,9 +31,21 @@ def describe(split: str, positions: slice, count: int) -> str:
     return f"{split}{which}, {count} images"
 
 
+def why_not_fitted(log_probs: torch.Tensor, labels: torch.Tensor) -> str | None:
+    """Why these images cannot fit a temperature, or None. With no mistake among them the NLL falls without end as
+    T goes to 0: fitted, the model would claim certainty on every image."""
+    if len(labels) < MIN_FIT_IMAGES:
+        return f"{len(labels)} images are too few to fit a temperature (at least {MIN_FIT_IMAGES})"
+    if bool((log_probs.argmax(1) == labels).all()):
+        return f"the model is right on all {len(labels)} images: no mistake to calibrate against"
+    return None
+
+
 def fit_temperature(log_probs: torch.Tensor, labels: torch.Tensor) -> float:
     """The T minimising the NLL of softmax(log_probs / T) (log-probabilities are logits up to a constant per row),
-    by LBFGS on log T so that T stays positive."""
+    by LBFGS on log T so that T stays positive; 1 (the softmax as trained) when why_not_fitted says why."""
+    if why_not_fitted(log_probs, labels):
+        return 1.0
     log_probs, labels = log_probs.detach().double().cpu(), labels.cpu()
     log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.LBFGS([log_t], lr=1.0, max_iter=100, line_search_fn="strong_wolfe")
