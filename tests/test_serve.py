@@ -157,6 +157,18 @@ def test_an_upload_over_the_cap_is_refused_before_it_is_read(served):
     assert post(served[0], b"x", headers={})[0] == 411  # no length: refused, not read until the socket closes
 
 
+def test_an_upload_that_stalls_frees_its_slot_with_one_line(served, monkeypatch, capsys):
+    monkeypatch.setattr(serving.Handler, "timeout", 0.5)
+    server = served[0]
+    status, reply = post(server, b"\x89PNG\r\n", "image/png", headers={"Content-Length": "1000"})  # 8 of 1000 bytes
+    assert status == 408 and reply["error"] == "the upload stalled for 0.5 s: send it again"
+    assert "Traceback" not in capsys.readouterr().err
+    with ThreadPoolExecutor(4) as pool:  # both slots free again
+        assert [status for status, _ in pool.map(lambda _: post(server, encode(gradient(), "PNG")), range(4))] == [
+            200
+        ] * 4
+
+
 def test_a_fifty_megapixel_photo_is_answered(served):
     status, reply = post(served[0], fifty_megapixels(), "image/jpeg")
     assert status == 200 and len(reply["predictions"]) == 3

@@ -11,6 +11,7 @@ at once and WAITING more wait their turn; beyond that a request gets 503. Memory
 SLOTS x (MAX_UPLOAD_BYTES + 3 x MAX_PIXELS) bytes above the model's.
 """
 
+import contextlib
 import io
 import ipaddress
 import json
@@ -134,7 +135,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(HTTPStatus.OK, self.predict())
         except Refused as refused:
             self.close_connection = True  # an unread body must not be taken for the next request
-            self.send_json(refused.status, {"error": str(refused)})
+            with contextlib.suppress(OSError):  # a client that left does not hear it
+                self.send_json(refused.status, {"error": str(refused)})
 
     def predict(self) -> dict:
         kind = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
@@ -157,7 +159,12 @@ class Handler(BaseHTTPRequestHandler):
                 f"the file is {length / 2**20:.1f} MB: the limit is {MAX_UPLOAD_BYTES / 2**20:.0f} MB",
             )
         with self.state.slot():
-            body = self.rfile.read(length)
+            try:
+                body = self.rfile.read(length)
+            except TimeoutError:
+                raise Refused(
+                    HTTPStatus.REQUEST_TIMEOUT, f"the upload stalled for {self.timeout} s: send it again"
+                ) from None
             if len(body) < length:
                 raise Refused(HTTPStatus.BAD_REQUEST, f"the upload stopped after {len(body)} of {length} bytes")
             return self.state.answer(body)
