@@ -9,7 +9,15 @@ from pets.config.params import load_params
 from pets.data.cache import read_manifest
 from pets.data.loader import CachedSplit
 from pets.errors import report_errors
-from pets.inference.calibration import THRESHOLDS, calibration_report, calibration_sets, coverage_risk, describe, scaled
+from pets.inference.calibration import (
+    THRESHOLDS,
+    calibration_report,
+    calibration_sets,
+    coverage_risk,
+    describe,
+    scaled,
+    why_not_fitted,
+)
 from pets.inference.forward import split_log_probabilities
 from pets.model.checkpoint import model_from_checkpoint, temperature_of
 from pets.report.calibration import coverage_risk_tsv, reliability_diagram
@@ -55,11 +63,14 @@ def calibration(scores, temperature):
     fit_split, fit_positions = sets["fit"]
     split, positions = sets["measure"]
     log_probs, labels = (scores[split][0][positions], scores[split][1][positions])
+    fit_log_probs, fit_labels = scores[fit_split][0][fit_positions], scores[fit_split][1][fit_positions]
     report = {
         **calibration_report(log_probs, labels, temperature),
-        "fitted_on": describe(fit_split, fit_positions, len(scores[fit_split][1][fit_positions])),
+        "fitted_on": describe(fit_split, fit_positions, len(fit_labels)),
         "measured_on": describe(split, positions, len(labels)),
     }
+    if reason := why_not_fitted(fit_log_probs, fit_labels):  # the train stage kept temperature 1, for this reason
+        report["not_fitted"] = reason
     before, after = log_probs.softmax(1).double().numpy(), scaled(log_probs.double(), temperature).numpy()
     reliability_diagram(before, after, labels.numpy(), report, layout.RELIABILITY_PNG)
     report["coverage_risk"] = coverage_risk(after, labels.numpy(), THRESHOLDS)

@@ -16,8 +16,8 @@ TSV = "class\tcount\taccuracy\tmost_confused_with\n" + "".join(
 PERFECT = "class\tcount\taccuracy\tmost_confused_with\nbreed0\t10\t1.0\t\nbreed1\t10\t0.9\tbreed0\n"
 
 
-def card(table=TSV):
-    metrics = {"train": SPLIT, "valid": SPLIT, "test": {**SPLIT, "count": 200}, "calibration": CALIBRATION}
+def card(table=TSV, calibration=CALIBRATION):
+    metrics = {"train": SPLIT, "valid": SPLIT, "test": {**SPLIT, "count": 200}, "calibration": calibration}
     return model_card(params=PARAMS, checkpoint=CHECKPOINT, metrics=metrics, per_class=per_class_rows(table),
                       export={"images": 100, "max_abs_difference": 2e-6})  # fmt: skip
 
@@ -41,3 +41,10 @@ def test_the_card_has_every_split_the_calibration_and_how_to_use_and_not_use_it(
     assert "0.8 or more: 90.0 % of images answered, 1.0 % of those wrong" in text
     assert "python -m pets predict --model models/model.onnx" in text and "## Limits" in text
     assert "It knows only these 8 classes" in text
+
+
+def test_a_temperature_not_fitted_is_said_so_with_the_reason():
+    reason = "6 images are too few to fit a temperature (at least 50)"
+    text = card(calibration={**CALIBRATION, "temperature": 1.0, "not_fitted": reason})
+    assert f"- No temperature (1, the softmax as trained): {reason}; measured on test, 200 images" in text
+    assert "fitted on valid" not in text

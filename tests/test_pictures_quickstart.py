@@ -58,7 +58,13 @@ def test_a_folder_of_pictures_trains_and_predicts(project, tmp_path):
     check = project.json("metrics/data_check.json")
     per_class = {row["class"]: row["train"] + row["valid"] for row in check["per_class"]}
     assert per_class == {"astronaut": 19, "chelsea": 21, "coffee": 20} and check["imbalance"] == 1.11
-    assert project.json("metrics/metrics.json")["valid"]["error_rate"] <= 0.25
+    metrics = project.json("metrics/metrics.json")
+    assert metrics["valid"]["error_rate"] <= 0.25
+    # 12 validation images: the 6 to fit a temperature on are too few, and the model keeps the softmax as trained
+    assert (
+        metrics["calibration"]["temperature"] == 1.0 and "6 images are too few" in metrics["calibration"]["not_fitted"]
+    )
+    assert "No temperature (1, the softmax as trained): 6 images" in (project.path / "models/MODEL_CARD.md").read_text()
     new = tmp_path / "new.jpg"
     random_crop(skimage.data.coffee(), (1, 0), np.random.default_rng(7)).save(new)
     shown = json.loads(project.run("python", "-m", "pets", "predict", "--json", str(new), stdout_only=True))

@@ -75,8 +75,12 @@ def model_card(*, params: dict, checkpoint: dict, metrics: dict, per_class: list
         weakest_line(worst),
         "",
         "## Calibration",
-        f"- Temperature {calibration['temperature']:.3f}, fitted on {calibration['fitted_on']}; measured on "
-        f"{calibration['measured_on']}: expected calibration error ({calibration['bins']} bins) "
+        (
+            f"- Temperature {calibration['temperature']:.3f}, fitted on {calibration['fitted_on']}; measured on "
+            if "not_fitted" not in calibration
+            else f"- No temperature (1, the softmax as trained): {calibration['not_fitted']}; measured on "
+        )
+        + f"{calibration['measured_on']}: expected calibration error ({calibration['bins']} bins) "
         f"{calibration['ece_before']:.3f} before, {calibration['ece_after']:.3f} after; NLL "
         f"{calibration['nll_before']:.3f} before, {calibration['nll_after']:.3f} after.",
         *(
