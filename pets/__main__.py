@@ -86,7 +86,8 @@ def onnx_predictor(args):
 
 
 def onnx_classifier(path):
-    from pets.inference.onnx_model import OnnxClassifier, check_exported_from
+    from pets.inference.exported import check_exported_from
+    from pets.inference.onnx_model import OnnxClassifier
 
     if not os.path.isfile(path):
         raise PetsError(f"{path}: no such model (dvc repro export writes {layout.ONNX})")

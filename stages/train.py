@@ -10,12 +10,10 @@ import contextlib
 
 from pets.config import layout
 from pets.config.params import check_unchanged, load_params
-from pets.data.cache import read_manifest
 from pets.data.loader import CachedSplit
 from pets.data.presets import Preprocess
 from pets.errors import report_errors
-from pets.inference.calibration import calibration_sets, describe, fit_temperature, why_not_fitted
-from pets.inference.forward import split_log_probabilities
+from pets.inference.calibration import model_temperature
 from pets.model.build import build_model
 from pets.model.checkpoint import save_checkpoint
 from pets.report.pictures import show_batch, training_curves
@@ -84,27 +82,12 @@ def train(params, processes):
     distributed.stop()  # what follows is process 0's alone, on the whole validation split
     if main_process:
         check_unchanged(params, "train")
-        temperature = fit_calibration(model, preprocess, active, log)
+        temperature = model_temperature(model, preprocess, active, layout.CACHE, log)
         save_checkpoint(
             layout.MODEL, model, arch=params["arch"], classes=classes, preprocess=preprocess, temperature=temperature
         )
         training_curves(history, layout.CURVES)
         resume.finish()
-
-
-def fit_calibration(model, preprocess, active, log):
-    """The temperature of the trained model, fitted on calibration_sets' images; evaluate measures it elsewhere."""
-    split, positions = calibration_sets("test" in read_manifest(layout.CACHE)["splits"])["fit"]
-    log_probs, labels = split_log_probabilities(model, CachedSplit(layout.CACHE, split), preprocess, active)
-    log_probs, labels = log_probs[positions].cpu(), labels[positions].cpu()
-    images = describe(split, positions, len(labels))
-    reason = why_not_fitted(log_probs, labels)
-    if reason:
-        log(f"calibration: none, the softmax is kept as trained: {reason} ({images})")
-        return 1.0
-    temperature = fit_temperature(log_probs, labels)
-    log(f"calibration: temperature {temperature:.3f}, fitted on {images}")
-    return temperature
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ from pets.data.loader import CachedSplit
 from pets.data.presets import Preprocess
 from pets.errors import PetsError
 from pets.inference.export import TOLERANCE, Pipeline, check_against_pytorch, export
-from pets.inference.onnx_model import OnnxClassifier, check_exported_from, predict_files
+from pets.inference.exported import check_exported_from
+from pets.inference.onnx_model import OnnxClassifier, predict_files
 from pets.inference.predict import predict_files as torch_predict_files
 from pets.model.archs import resolve
 from pets.model.checkpoint import model_from_checkpoint, save_checkpoint, temperature_of

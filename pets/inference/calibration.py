@@ -7,9 +7,18 @@ prediction (argmax is unchanged). Fitting and measuring on the same images flatt
 is fitted on one set and the ECE measured on another (`calibration_sets`).
 """
 
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from pets.data.cache import read_manifest
+from pets.data.loader import CachedSplit
+from pets.data.presets import Preprocess
+from pets.inference.forward import split_log_probabilities
+from pets.runtime.profile import Runtime
 
 ECE_BINS = 15  # equal-width confidence bins, as in Guo et al.
 THRESHOLDS = tuple(round(0.5 + 0.05 * step, 2) for step in range(10))  # 0.5, 0.55, ..., 0.95
@@ -127,3 +136,21 @@ def calibration_report(log_probs: torch.Tensor, labels: torch.Tensor, temperatur
         "nll_before": round(nll(before, labels), 6),
         "nll_after": round(nll(after, labels), 6),
     }
+
+
+def model_temperature(
+    model, preprocess: Preprocess, runtime: Runtime, cache: Path, log: Callable[[str], None]
+) -> float:
+    """The temperature of a trained model, fitted on calibration_sets' images of the cache (evaluate measures it on
+    the others), or 1 when why_not_fitted says why; each said in one line."""
+    split, positions = calibration_sets("test" in read_manifest(cache)["splits"])["fit"]
+    log_probs, labels = split_log_probabilities(model, CachedSplit(cache, split), preprocess, runtime)
+    log_probs, labels = log_probs[positions].cpu(), labels[positions].cpu()
+    images = describe(split, positions, len(labels))
+    reason = why_not_fitted(log_probs, labels)
+    if reason:
+        log(f"calibration: none, the softmax is kept as trained: {reason} ({images})")
+        return 1.0
+    temperature = fit_temperature(log_probs, labels)
+    log(f"calibration: temperature {temperature:.3f}, fitted on {images}")
+    return temperature

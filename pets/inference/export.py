@@ -20,11 +20,12 @@ import torch
 from torch import nn
 
 from pets.atomic import atomic_path
+from pets.data.fetch import sha256_of
 from pets.data.loader import CachedSplit, batches
 from pets.data.presets import Preprocess
 from pets.errors import PetsError
 from pets.inference.forward import log_probabilities
-from pets.inference.onnx_model import INPUT, OUTPUT, OnnxClassifier, file_sha256
+from pets.inference.onnx_model import INPUT, OUTPUT, OnnxClassifier
 from pets.runtime.profile import Runtime
 
 OPSET = 20  # Resize with antialias (opset 18+); onnxruntime 1.2x runs up to 23
@@ -129,7 +130,7 @@ def export(
         "classes": json.dumps(checkpoint["classes"]),
         "preprocess": json.dumps(preprocess.to_checkpoint()),
         "temperature": repr(float(temperature)),
-        "model_sha256": file_sha256(model_path),
+        "model_sha256": sha256_of(model_path),
         "input": f"uint8 RGB pixels, NHWC, (batch, {resolution}, {resolution}, 3): load_image's square",
     }
     with atomic_path(onnx_path) as tmp:

@@ -10,7 +10,6 @@ calibrated probabilities. The ONNX metadata holds the classes, that recipe and t
 """
 
 import argparse
-import hashlib
 import json
 import sys
 from collections.abc import Iterator, Sequence
@@ -67,27 +66,6 @@ class OnnxClassifier:
 
     def top(self, probs: np.ndarray, k: int) -> list[tuple[str, float]]:
         return top_classes(probs, self.classes, k)
-
-
-def check_exported_from(classifier: OnnxClassifier, model_path: Path) -> None:
-    """Refuse an ONNX file exported from another model.pt than the one at model_path, when there is one: the
-    pipeline retrained it and the ONNX is stale."""
-    if not model_path.is_file():
-        return
-    now = file_sha256(model_path)
-    if now != classifier.model_sha256:
-        raise PetsError(
-            f"{classifier.path} was exported from another {model_path} than the one there now (sha256 "
-            f"{classifier.model_sha256[:12]}, now {now[:12]}): run dvc repro export to export it again"
-        )
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while block := file.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def decoded(classifier: OnnxClassifier, path: Path) -> tuple[np.ndarray | None, str]:

@@ -7,7 +7,17 @@ import io
 import matplotlib.pyplot as plt
 import numpy as np
 
-from pets.inference.calibration import reliability
+from pets.atomic import write_text
+from pets.inference.calibration import (
+    THRESHOLDS,
+    calibration_report,
+    calibration_sets,
+    coverage_risk,
+    describe,
+    reliability,
+    scaled,
+    why_not_fitted,
+)
 from pets.report.grid import save_figure
 
 COVERAGE_RISK_COLUMNS = ("threshold", "coverage", "error_rate")
@@ -45,3 +55,26 @@ def coverage_risk_tsv(rows: list[dict]) -> str:
     writer.writeheader()
     writer.writerows(row for row in rows if row["error_rate"] is not None)
     return out.getvalue()
+
+
+def calibration_metrics(scores: dict, temperature: float, *, reliability_png, coverage_tsv) -> dict:
+    """The temperature's effect on the images it was not fitted on: ECE and NLL before and after, the reliability
+    diagram, and the coverage-risk trade-off of the calibrated probabilities (what predict --min-confidence uses).
+    scores: {split: (log-probabilities, labels)} of the softmax as trained."""
+    sets = calibration_sets("test" in scores)
+    fit_split, fit_positions = sets["fit"]
+    split, positions = sets["measure"]
+    log_probs, labels = (scores[split][0][positions], scores[split][1][positions])
+    fit_log_probs, fit_labels = scores[fit_split][0][fit_positions], scores[fit_split][1][fit_positions]
+    report = {
+        **calibration_report(log_probs, labels, temperature),
+        "fitted_on": describe(fit_split, fit_positions, len(fit_labels)),
+        "measured_on": describe(split, positions, len(labels)),
+    }
+    if reason := why_not_fitted(fit_log_probs, fit_labels):  # the train stage kept temperature 1, for this reason
+        report["not_fitted"] = reason
+    before, after = log_probs.softmax(1).double().numpy(), scaled(log_probs.double(), temperature).numpy()
+    reliability_diagram(before, after, labels.numpy(), report, reliability_png)
+    report["coverage_risk"] = coverage_risk(after, labels.numpy(), THRESHOLDS)
+    write_text(coverage_tsv, coverage_risk_tsv(report["coverage_risk"]))
+    return report
