@@ -167,7 +167,7 @@ def test_the_onnx_model_predicts_from_four_copied_files_with_torch_unimportable(
     served = tmp_path / "elsewhere"
     for name in ("pets/errors.py", "pets/data/images.py", "pets/inference/answers.py", "pets/inference/onnx_model.py"):
         (served / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(ROOT / name, served / name)  # as the README says: these files, keeping their paths
+        shutil.copy(ROOT / name, served / name)  # as docs/shipping.md says: these files, keeping their paths
     shutil.copy(onnx_path, served / "model.onnx")
     shutil.copy(photo_cache / "images/chelsea.png", served / "chelsea.png")
     blocked = "import runpy, sys; sys.modules['torch'] = None; runpy.run_module('pets.inference.onnx_model', "
