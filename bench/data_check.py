@@ -12,11 +12,13 @@ import argparse
 import functools
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from bench.recipes import PARAMS
 from pets.data import cache
 from pets.data.cache import build_cache, cached_images
 from pets.data.check import check_data
@@ -49,20 +51,20 @@ def main():
     parser.add_argument("--resolution", type=int, default=288)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    hashes = cache.byte_hash, cache.pixel_hash
+    hashes = cache.bytes_sha256, cache.pixel_hash
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         mosaics(root / "images", args.images)
         for path in (root / "images").iterdir():  # every run starts from a warm page cache
             path.read_bytes()
         index_seconds, (rows, classes, _) = timed(
-            lambda: build_index(root, images="images", label_rule="regex", pattern=r"^(.+)_\d+$", csv_name="",
-                                split_rule="random", valid_frac=0.2, seed=42, skip_unlabelled=False)
+            lambda: build_index(root, replace(PARAMS.index, images="images", label="regex", pattern=r"^(.+)_\d+$",
+                                              split="random", valid_frac=0.2, seed=42, min_per_class=1, fixes=""))
         )  # fmt: skip
         seconds = {"baseline": [], "hashed": []}
         for repeat in range(args.repeats):
             for kind in seconds:
-                cache.byte_hash, cache.pixel_hash = hashes if kind == "hashed" else (lambda d: "", lambda p: "0")
+                cache.bytes_sha256, cache.pixel_hash = hashes if kind == "hashed" else (lambda d: "", lambda p: "0")
                 out = root / f"cache-{kind}-{repeat}"
                 out.mkdir()
                 spent, manifest = timed(

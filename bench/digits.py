@@ -1,16 +1,17 @@
 """Shared set-up for the digits benchmarks: the pipeline's own dataset, index and cache, built with the library."""
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from bench.recipes import PARAMS, quick_start_recipe
+from bench.recipes import PARAMS, quick_start_params
 from pets.data.cache import build_cache
 from pets.data.digits import write_digits
-from pets.data.index import build_index, index_arguments
+from pets.data.index import build_index
 from pets.data.loader import CachedSplit
 from pets.data.presets import Preprocess
 from pets.inference.forward import predict_probs
@@ -26,8 +27,7 @@ def digits_rows(valid_frac=0.2, seed=42):
     """(dataset folder, index rows, classes) exactly as the download and index stages make them."""
     root = Path(tempfile.mkdtemp(prefix="digits-"))
     write_digits(root)
-    settings = {**PARAMS["index"], "split": "random", "valid_frac": valid_frac, "seed": seed}
-    rows, classes, _ = build_index(root, **index_arguments(settings))
+    rows, classes, _ = build_index(root, replace(PARAMS.index, split="random", valid_frac=valid_frac, seed=seed))
     return root, rows, classes
 
 
@@ -43,24 +43,22 @@ def cache(root, rows, classes, resolution=32, resize="squish"):
     return CachedSplit(out, "train"), CachedSplit(out, "valid")
 
 
-def train_and_score(train_split, valid_split, recipe=None, weights="none"):
+def train_and_score(train_split, valid_split, params=None, weights="none"):
     """(validation probabilities, validation metrics, history) of the pipeline's training on a cache, on the CPU;
-    by default with the recipe of `make digits`."""
-    recipe = recipe or quick_start_recipe("digits")
-    seed_everything(recipe.seed)
+    by default with the params of `make digits`."""
+    params = params or quick_start_params("digits")
+    seed_everything(params.train.seed)
     manifest = train_split.manifest
-    model, mean, std = build_model(
-        recipe.arch, manifest["classes"], weights, manifest["mean"], manifest["std"], head=recipe.head
+    classifier = build_model(
+        params.arch, manifest["classes"], weights, Preprocess.of_cache(manifest, params.size), head=params.train.head
     )
-    preprocess = Preprocess.of_cache(manifest, recipe.size, mean, std)
     history = fit(
-        model,
+        classifier,
         train_split=train_split,
         valid_split=valid_split,
-        recipe=recipe,
-        preprocess=preprocess,
+        settings=params.train,
         runtime=CPU,
         log=lambda line: None,
     )
-    probs = predict_probs(model, valid_split, preprocess, CPU)
+    probs = predict_probs(classifier, valid_split, CPU)
     return probs, summarize(probs, valid_split.labels.tolist()), history

@@ -16,7 +16,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.svm import SVC
 
 from bench.digits import cache, digits_rows, raw_pixels, train_and_score
-from bench.recipes import quick_start_recipe
+from bench.recipes import quick_start_params
 
 
 def main():
@@ -38,11 +38,11 @@ def main():
     logistic = LogisticRegression(max_iter=5000).fit(x_train, y_train)
     logistic_error, logistic_seconds = 1 - logistic.score(x_valid, y_valid), time.perf_counter() - started
 
-    errors, seconds, first_seed = [], [], quick_start_recipe("digits").seed
+    errors, seconds, first_seed = [], [], quick_start_params("digits").train.seed
     for seed in range(first_seed, first_seed + args.seeds):  # the first is `make digits` itself
         started = time.perf_counter()
         train_split, valid_split = cache(root, rows, classes)
-        _, metrics, _ = train_and_score(train_split, valid_split, quick_start_recipe("digits", {"train.seed": seed}))
+        _, metrics, _ = train_and_score(train_split, valid_split, quick_start_params("digits", {"train.seed": seed}))
         errors.append(metrics["error_rate"])
         seconds.append(time.perf_counter() - started)
     pipeline_error = float(np.mean(errors))

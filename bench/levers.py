@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from bench.digits import cache, digits_rows, train_and_score
-from bench.recipes import quick_start_params, quick_start_recipe
+from bench.recipes import quick_start_params
 from bench.transfer import DIGITS_SIZE, ON_DIGITS, digits_few_shot_rows, photo_rows
 
 # fastai's ways, each a change of the recipe's options (params.yaml's train section)
@@ -38,19 +38,19 @@ LEVERS = ("pipeline", *MECHANICS, *RATES)
 
 def rate_changes(lever, params):
     """A rate or epoch lever as changes by dotted key to the recipe `params` describe."""
-    train = params["train"]
-    total = train["epochs"] + train["epochs_unfrozen"]
+    train = params.train
+    total = train.epochs + train.epochs_unfrozen
     return {
-        "lr x0.5": {"train.lr": train["lr"] / 2},
-        "lr x2": {"train.lr": train["lr"] * 2},
-        "lr_unfrozen x10": {"train.lr_unfrozen": [r * 10 for r in train["lr_unfrozen"]]},
-        "lr_unfrozen x100": {"train.lr_unfrozen": [r * 100 for r in train["lr_unfrozen"]]},
+        "lr x0.5": {"train.lr": train.lr / 2},
+        "lr x2": {"train.lr": train.lr * 2},
+        "lr_unfrozen x10": {"train.lr_unfrozen": [r * 10 for r in train.lr_unfrozen]},
+        "lr_unfrozen x100": {"train.lr_unfrozen": [r * 100 for r in train.lr_unfrozen]},
         "epochs 5+5": {"train.epochs": total // 2, "train.epochs_unfrozen": total - total // 2},
     }.get(lever, MECHANICS.get(lever, {}))
 
 
 def run(splits, changes):
-    _, metrics, _ = train_and_score(*splits, quick_start_recipe("photos", changes), "imagenet")
+    _, metrics, _ = train_and_score(*splits, quick_start_params("photos", changes), "imagenet")
     return metrics["error_rate"]
 
 

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 from bench.photos import make_photos
-from bench.recipes import quick_start_recipe
+from bench.recipes import quick_start_params
 from pets.data.augment import IMAGENET_MEAN, IMAGENET_STD, train_view
 from pets.data.cache import build_cache
 from pets.data.loader import CachedSplit, batches
@@ -86,7 +86,7 @@ def main():
             args.batches,
         )
         feed = images_per_second(batches(split, args.batch_size, shuffle=True), args.batches)
-        generator, augment = torch.Generator().manual_seed(0), quick_start_recipe("photos").augment
+        generator, augment = torch.Generator().manual_seed(0), quick_start_params("photos").train.augment
 
         def augmented(backend):
             return lambda batch: train_view(batch, args.size, augment, IMAGENET_MEAN, IMAGENET_STD, generator, backend)

@@ -27,8 +27,8 @@ from pets.data.presets import Preprocess
 from pets.inference import onnx_model
 from pets.inference.export import export
 from pets.inference.predict import predict_files
-from pets.model.archs import resolve
-from pets.model.checkpoint import model_from_checkpoint, save_checkpoint
+from pets.model.build import build_model
+from pets.model.checkpoint import load_classifier, save_classifier
 from pets.runtime.profile import runtime
 
 MODELS = {"tf_efficientnet_lite0": (128, 160), "resnet34": (224, 288)}  # arch: (size, resolution)
@@ -37,18 +37,18 @@ BATCHES = (1, 32)
 
 def saved_and_exported(folder, arch, size, resolution, images):
     torch.manual_seed(0)
-    model = resolve(arch).create(37).eval()
     preprocess = Preprocess(size=size, mean=(0.5,) * 3, std=(0.5,) * 3, resolution=resolution, resize="crop")
+    classifier = build_model(arch, [f"class{i}" for i in range(37)], "none", preprocess)
+    classifier.module.eval()
     model_path, onnx_path = folder / f"{arch}.pt", folder / f"{arch}.onnx"
-    save_checkpoint(model_path, model, arch=arch, classes=[f"class{i}" for i in range(37)], preprocess=preprocess)
+    save_classifier(model_path, classifier)
     rows = [{"path": f"images/{path.name}", "label": "class0", "split": "valid"} for path in images[:8]]
     rows.append({**rows[0], "split": "train"})
     cache = folder / f"cache_{arch}"
     cache.mkdir()
     build_cache(rows, ["class0"], folder, cache, resolution=resolution, resize="crop", max_bad_frac=0, workers=1)
-    model, checkpoint, preprocess = model_from_checkpoint(model_path)
-    export(model, checkpoint=checkpoint, preprocess=preprocess, temperature=1.0, model_path=model_path,
-           onnx_path=onnx_path, check_split=CachedSplit(cache, "valid"))  # fmt: skip
+    export(load_classifier(model_path), model_path=model_path, onnx_path=onnx_path,
+           check_split=CachedSplit(cache, "valid"))  # fmt: skip
     return model_path, onnx_path
 
 
@@ -76,14 +76,12 @@ def main():
         print("| --- | ---: | ---: | ---: | ---: |")
         for arch, (size, resolution) in MODELS.items():
             model_path, onnx_path = saved_and_exported(root, arch, size, resolution, images)
-            model, checkpoint, preprocess = model_from_checkpoint(model_path)
+            model = load_classifier(model_path)
             classifier = onnx_model.OnnxClassifier(onnx_path, threads=active.threads)
             for batch in BATCHES:
                 batched = dataclasses.replace(active, inference_batch=batch)
                 runs = {
-                    "torch": functools.partial(predict_files, model, classes=checkpoint["classes"],
-                                               preprocess=preprocess, paths=images, runtime=batched, top_k=3,
-                                               workers=2),
+                    "torch": functools.partial(predict_files, model, images, runtime=batched, top_k=3, workers=2),
                     "onnx": functools.partial(onnx_model.predict_files, classifier, images, top_k=3, batch_size=batch,
                                               workers=2),
                 }  # fmt: skip

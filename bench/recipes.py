@@ -5,9 +5,9 @@ measures exactly what `make` runs."""
 import json
 from pathlib import Path
 
-from pets.config.params import check_params, load_params
-from pets.config.quickstarts import load_quickstarts, quickstart_params
-from pets.train.recipe import Recipe
+from pets.config.params import load_params
+from pets.config.settings import Params, parse_params
+from pets.workspace.quickstarts import load_quickstarts, quickstart_params
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = load_params(ROOT / "params.yaml")
@@ -20,11 +20,7 @@ def quick_start_flags(name, changes=None):
     return [word for key, value in values.items() for word in ("-S", f"{key}={json.dumps(value).strip(chr(34))}")]
 
 
-def quick_start_params(name, changes=None):
+def quick_start_params(name, changes=None) -> Params:
     """params.yaml as `make <name>` runs it, with further `changes` by dotted key ({'train.seed': 1})."""
     values = {**(QUICKSTARTS[name] or {}), **(changes or {})}
-    return check_params(quickstart_params(committed=PARAMS, workspace=PARAMS, values=values))
-
-
-def quick_start_recipe(name, changes=None):
-    return Recipe.from_params(quick_start_params(name, changes))
+    return parse_params(quickstart_params(committed=PARAMS.tree, workspace=PARAMS.tree, values=values))

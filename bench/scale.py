@@ -62,7 +62,7 @@ def cache_child(folder):
 def train_child(cache):
     import torch
 
-    from bench.recipes import quick_start_recipe
+    from bench.recipes import quick_start_params
     from pets.data.loader import CachedSplit
     from pets.data.presets import Preprocess
     from pets.model.build import build_model
@@ -70,16 +70,13 @@ def train_child(cache):
     from pets.train.loop import fit
 
     split = CachedSplit(cache, "train")
-    model, mean, std = build_model(
-        "resnet18", split.manifest["classes"], "none", split.manifest["mean"], split.manifest["std"]
-    )
-    recipe = quick_start_recipe("digits", {"size": 32, "train.batch_size": 128, "train.epochs": 1, "train.lr": 1e-3})
+    classifier = build_model("resnet18", split.manifest["classes"], "none", Preprocess.of_cache(split.manifest, 32))
+    params = quick_start_params("digits", {"size": 32, "train.batch_size": 128, "train.epochs": 1, "train.lr": 1e-3})
     fit(
-        model,
+        classifier,
         train_split=split,
         valid_split=CachedSplit(cache, "valid"),
-        recipe=recipe,
-        preprocess=Preprocess.of_cache(split.manifest, 32, mean, std),
+        settings=params.train,
         runtime=Runtime.cpu(torch.get_num_threads()),
         log=lambda line: None,
     )

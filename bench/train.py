@@ -11,6 +11,7 @@ NCHW. Each run stops after --steps steps or --seconds seconds, whichever comes f
 import argparse
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -20,11 +21,13 @@ from torch.utils.data import DataLoader
 
 from bench.loader import NaiveJpegs
 from bench.photos import make_photos
-from bench.recipes import quick_start_recipe
+from bench.recipes import quick_start_params
 from pets.data.augment import IMAGENET_MEAN, IMAGENET_STD
 from pets.data.cache import build_cache
 from pets.data.loader import CachedSplit, batches
 from pets.data.presets import Preprocess
+from pets.model.archs import resolve
+from pets.model.classifier import Classifier
 from pets.runtime.profile import runtime
 from pets.train.loop import training_step
 
@@ -51,14 +54,15 @@ def measure(step, loader, steps, seconds, device):
     return images / total, waited / total
 
 
-def pipeline_step(model, arch, optimizer, split, size, active):
+def pipeline_step(model, raw, arch, optimizer, split, size, active):
     """The pipeline's own training step (pets.train.loop.training_step) with `make photos`' augmentation, on batches
-    from the cache."""
-    recipe = quick_start_recipe("photos", {"arch": arch, "size": size, "weights": "none"})
-    preprocess = Preprocess.of_cache(split.manifest, size, IMAGENET_MEAN, IMAGENET_STD)
+    from the cache; `model` is `raw` or its compiled form."""
+    augment = quick_start_params("photos", {"arch": arch, "size": size, "weights": "none"}).train.augment
+    preprocess = replace(Preprocess.of_cache(split.manifest, size), mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    classifier = Classifier(raw, resolve(arch), "linear", split.manifest["classes"], preprocess)
     generator = torch.Generator(device=active.device).manual_seed(0)
     return lambda batch: training_step(
-        model, *batch, optimizer=optimizer, recipe=recipe, preprocess=preprocess, runtime=active, generator=generator
+        classifier, model, *batch, optimizer=optimizer, augment=augment, runtime=active, generator=generator
     )
 
 
@@ -94,7 +98,7 @@ def pipeline_rate(arch, split, *, size, batch_size, active, compile_model, steps
     """(images/s, data wait share) of the pipeline's training step for `arch` with the runtime's choices."""
     model, raw = new_model(arch, active.device, channels_last=active.channels_last, compile_model=compile_model)
     loader = batches(split, batch_size, shuffle=True, pin_memory=active.pin_memory)
-    step = pipeline_step(model, arch, torch.optim.AdamW(raw.parameters()), split, size, active)
+    step = pipeline_step(model, raw, arch, torch.optim.AdamW(raw.parameters()), split, size, active)
     return measure(step, loader, steps, seconds, active.device)
 
 

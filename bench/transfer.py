@@ -22,6 +22,7 @@ import argparse
 import tempfile
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,13 +31,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import SVC
 
 from bench.digits import cache, digits_rows, raw_pixels, train_and_score
-from bench.recipes import PARAMS, quick_start_params, quick_start_recipe
+from bench.recipes import PARAMS, quick_start_params
 from pets.data.augment import normalize_, valid_view
-from pets.data.index import build_index, index_arguments
+from pets.data.index import build_index
 from pets.data.photos import write_photos
 from pets.model.archs import resolve
 from pets.report.metrics import most_confused
-from pets.train.recipe import Recipe
 
 WAYS = (
     "(a) ImageNet body, default recipe",
@@ -64,7 +64,7 @@ def photo_rows(k, seed, valid_per_class=20):
     and index stages make them."""
     root = Path(tempfile.mkdtemp(prefix="photos-"))
     write_photos(root, train_per_class=k, valid_per_class=valid_per_class, seed=seed)
-    rows, classes, _ = build_index(root, **index_arguments({**PARAMS["index"], "split": "csv"}))
+    rows, classes, _ = build_index(root, replace(PARAMS.index, split="csv"))
     return root, rows, classes
 
 
@@ -88,23 +88,20 @@ def thumbnails(split, size=32):
     return valid_view(pixels, size).flatten(1).numpy()
 
 
-def error_rates(train_split, valid_split, recipe, train_pixels, valid_pixels):
-    """({way: validation error_rate} of the five ways on one split, Counter of (a)'s (actual, predicted) mistakes)."""
-    scratch = quick_start_recipe("digits")
-    budget = recipe.epochs + recipe.epochs_unfrozen
+def error_rates(train_split, valid_split, changes, train_pixels, valid_pixels):
+    """({way: validation error_rate} of the five ways on one split, Counter of (a)'s (actual, predicted) mistakes);
+    `changes`: of `make photos`' params, by dotted key."""
+    recipe = quick_start_params("photos", changes)
+    budget = recipe.train.epochs + recipe.train.epochs_unfrozen
+    scratch = {"train.epochs": budget, "train.epochs_unfrozen": 0, "train.lr": quick_start_params("digits").train.lr}
     ways = {
         WAYS[0]: (recipe, "imagenet"),
-        WAYS[1]: (type(recipe)(**{**vars(recipe), "batchnorm_stats": "batch"}), "imagenet"),
-        WAYS[2]: (
-            type(recipe)(
-                **{**vars(recipe), "pretrained": False, "epochs": budget, "epochs_unfrozen": 0, "lr": scratch.lr}
-            ),
-            "none",
-        ),
+        WAYS[1]: (quick_start_params("photos", {**changes, "train.batchnorm_stats": "batch"}), "imagenet"),
+        WAYS[2]: (quick_start_params("photos", {**changes, **scratch, "weights": "none"}), "none"),
     }
     errors, mistakes = {}, Counter()
-    for way, (settings, weights) in ways.items():
-        probs, metrics, _ = train_and_score(train_split, valid_split, settings, weights)
+    for way, (params, weights) in ways.items():
+        probs, metrics, _ = train_and_score(train_split, valid_split, params, weights)
         errors[way] = metrics["error_rate"]
         if way == WAYS[0]:
             classes = train_split.manifest["classes"]
@@ -167,11 +164,11 @@ def slice_check(seeds):
     for weights in ("imagenet", "none"):
         for seed in range(seeds):
             params = quick_start_params("photos", {**SLICE, "weights": weights, "train.seed": seed})
-            photos = params["datasets"]["photos"]
+            photos = params.recipe
             train_split, valid_split = photo_splits(
-                photos["train_per_class"], seed, params["cache"]["resolution"], photos["valid_per_class"]
+                photos["train_per_class"], seed, params.cache.resolution, photos["valid_per_class"]
             )
-            _, metrics, _ = train_and_score(train_split, valid_split, Recipe.from_params(params), weights)
+            _, metrics, _ = train_and_score(train_split, valid_split, params, weights)
             errors.setdefault(weights, []).append(metrics["error_rate"])
     for weights, values in errors.items():
         print(
@@ -192,14 +189,14 @@ def main():
         return
     started = time.perf_counter()
 
-    photos, photo_mistakes, resolution = {}, {}, quick_start_params("photos")["cache"]["resolution"]
+    photos, photo_mistakes, resolution = {}, {}, quick_start_params("photos").cache.resolution
     for k in map(int, args.ks.split(",")):
         for seed in range(args.seeds):
             train_split, valid_split = photo_splits(k, seed, resolution)
             errors, mistakes = error_rates(
                 train_split,
                 valid_split,
-                quick_start_recipe("photos", {"train.seed": seed}),
+                {"train.seed": seed},
                 thumbnails(train_split),
                 thumbnails(valid_split),
             )
@@ -213,7 +210,7 @@ def main():
         errors, mistakes = error_rates(
             train_split,
             valid_split,
-            quick_start_recipe("photos", {**ON_DIGITS, "train.seed": seed}),
+            {**ON_DIGITS, "train.seed": seed},
             train_pixels,
             valid_pixels,
         )

@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 
 from bench.digits import cache, digits_rows, train_and_score
-from bench.recipes import quick_start_params, quick_start_recipe
+from bench.recipes import quick_start_params
 from bench.transfer import DIGITS_SIZE, ON_DIGITS, digits_few_shot_rows, photo_rows
 from pets.model import packaged
 from pets.model.archs import resolve
@@ -36,7 +36,12 @@ LESSON_1_UNFROZEN_RATES = slice(1e-6, 1e-4)
 
 
 def images_stepped(n_train, recipe):
-    return n_train // recipe.batch_size * recipe.batch_size * (recipe.epochs + recipe.epochs_unfrozen)
+    return (
+        n_train
+        // recipe.train.batch_size
+        * recipe.train.batch_size
+        * (recipe.train.epochs + recipe.train.epochs_unfrozen)
+    )
 
 
 def pipeline(root, rows, classes, recipe, resolution, resize):
@@ -50,7 +55,7 @@ def fastai_learner(root, rows, recipe, resolution):
     """A fastai Learner on the same files and split, with Lite0's packaged ImageNet weights in its body, frozen."""
     from fastai.vision.all import ImageDataLoaders, Normalize, Resize, aug_transforms, set_seed, vision_learner
 
-    set_seed(recipe.seed, reproducible=True)
+    set_seed(recipe.train.seed, reproducible=True)
     table = pd.DataFrame(
         {
             "path": [r["path"] for r in rows],
@@ -58,15 +63,15 @@ def fastai_learner(root, rows, recipe, resolution):
             "is_valid": [r["split"] == "valid" for r in rows],
         }
     )
-    a, arch = recipe.augment, resolve(LITE0)
+    a, arch = recipe.train.augment, resolve(LITE0)
     dls = ImageDataLoaders.from_df(
         table,
         path=root,
         fn_col="path",
         label_col="label",
         valid_col="is_valid",
-        bs=recipe.batch_size,
-        seed=recipe.seed,
+        bs=recipe.train.batch_size,
+        seed=recipe.train.seed,
         item_tfms=Resize(resolution),
         batch_tfms=[
             *aug_transforms(
@@ -94,11 +99,11 @@ def fastai_run(root, rows, recipe, resolution, way):
     started = time.perf_counter()
     with learn.no_bar(), learn.no_logging():
         if way == WAYS[1]:
-            learn.fit_one_cycle(recipe.epochs)
+            learn.fit_one_cycle(recipe.train.epochs)
             learn.unfreeze()
-            learn.fit_one_cycle(recipe.epochs_unfrozen, lr_max=LESSON_1_UNFROZEN_RATES)
+            learn.fit_one_cycle(recipe.train.epochs_unfrozen, lr_max=LESSON_1_UNFROZEN_RATES)
         else:
-            learn.fine_tune(recipe.epochs + recipe.epochs_unfrozen - 1)
+            learn.fine_tune(recipe.train.epochs + recipe.train.epochs_unfrozen - 1)
         seconds = time.perf_counter() - started
         probs, targets = learn.get_preds()
     return (probs.argmax(1) != targets).float().mean().item(), seconds
@@ -114,7 +119,7 @@ def compare(name, root, rows, classes, recipe, resolution, resize, results):
             (error, seconds, images_stepped(n_train, recipe) / seconds)
         )
     print(
-        f"{name} seed {recipe.seed}: "
+        f"{name} seed {recipe.train.seed}: "
         + ", ".join(f"{way.split()[0]} {error:.4f} in {seconds:.0f}s" for way, (error, seconds) in runs.items()),
         flush=True,
     )
@@ -153,7 +158,7 @@ def main():
             compare(
                 f"photos, k={k}",
                 *photo_rows(k, seed),
-                quick_start_recipe("photos", {"train.seed": seed}),
+                quick_start_params("photos", {"train.seed": seed}),
                 resolution,
                 "crop",
                 results,
@@ -165,7 +170,7 @@ def main():
             root,
             digits_few_shot_rows(rows, classes, args.digits_k, seed),
             classes,
-            quick_start_recipe("photos", {**ON_DIGITS, "train.seed": seed}),
+            quick_start_params("photos", {**ON_DIGITS, "train.seed": seed}),
             DIGITS_SIZE,
             "squish",
             results,

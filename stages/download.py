@@ -9,7 +9,7 @@ from pets.errors import report_errors
 @report_errors
 def main():
     params = load_params()
-    prepare_dataset(params["data"], params["datasets"][params["data"]], layout.RAW, downloads=layout.DOWNLOADS)
+    prepare_dataset(params.data, params.recipe, layout.RAW, downloads=layout.DOWNLOADS)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from pets.config.params import load_params
 from pets.data.loader import CachedSplit
 from pets.errors import report_errors
 from pets.inference.export import export
-from pets.model.checkpoint import model_from_checkpoint, temperature_of
+from pets.model.checkpoint import load_classifier
 from pets.report.model_card import model_card, per_class_rows
 from pets.runtime.profile import runtime
 
@@ -17,21 +17,15 @@ from pets.runtime.profile import runtime
 @report_errors
 def main():
     params = load_params()
-    runtime(params["threads"])  # the thread budget; the export itself is the CPU's (pets.inference.export)
-    model, checkpoint, preprocess = model_from_checkpoint(layout.MODEL)
+    runtime(params.threads)  # the thread budget; the export itself is the CPU's (pets.inference.export)
+    classifier = load_classifier(layout.MODEL)
     check = export(
-        model,
-        checkpoint=checkpoint,
-        preprocess=preprocess,
-        temperature=temperature_of(checkpoint),
-        model_path=layout.MODEL,
-        onnx_path=layout.ONNX,
-        check_split=CachedSplit(layout.CACHE, "valid"),
+        classifier, model_path=layout.MODEL, onnx_path=layout.ONNX, check_split=CachedSplit(layout.CACHE, "valid")
     )
     write_json(layout.EXPORT_CHECK, check)
     card = model_card(
         params=params,
-        checkpoint=checkpoint,
+        classifier=classifier,
         metrics=json.loads(layout.METRICS_JSON.read_text()),
         per_class=per_class_rows(layout.PER_CLASS.read_text()),
         export=check,

@@ -16,10 +16,15 @@ from pets.errors import report_errors
 def main():
     params = load_params()  # every rule of pets.config.schema
     memo = json.loads(layout.HASHES.read_text()) if layout.HASHES.is_file() else {}
-    write_json(layout.SOURCES_RECORD, local_files(params["data"], params["datasets"][params["data"]], memo))
-    write_json(layout.WEIGHTS_RECORD, weights_file(params["weights"], memo))
+    write_json(layout.SOURCES_RECORD, local_files(params.data, params.recipe, memo))
+    weights = weights_file(params.weights, memo)
+    if params.weights.kind == "file":  # torch and the arch's library are imported for a weights file only
+        from pets.model.build import check_weights_file
+
+        check_weights_file(params.arch, params.weights.path)
+    write_json(layout.WEIGHTS_RECORD, weights)
     write_json(layout.HASHES, memo)
-    write_json(layout.FIXES_RECORD, fixes_file(params["index"]["fixes"]))
+    write_json(layout.FIXES_RECORD, fixes_file(params.index.fixes))
 
 
 if __name__ == "__main__":

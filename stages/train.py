@@ -15,20 +15,19 @@ from pets.data.presets import Preprocess
 from pets.errors import report_errors
 from pets.inference.calibration import model_temperature
 from pets.model.build import build_model
-from pets.model.checkpoint import save_checkpoint
+from pets.model.checkpoint import save_classifier
 from pets.report.pictures import show_batch, training_curves
 from pets.runtime import distributed, lifetime
 from pets.runtime.profile import runtime
 from pets.train.epoch_log import log_epoch, open_epoch_log
 from pets.train.loop import fit, seed_everything
-from pets.train.recipe import Recipe
 from pets.train.resume import Resume, fingerprint
 
 
 @report_errors
 def main():
     params = load_params()
-    processes = distributed.device_count(params["train"]["devices"])
+    processes = distributed.device_count(params.train.devices)
     if distributed.under_torchrun():  # one of the processes run_under_torchrun started
         lifetime.die_with_parent()
         return train(params, processes)
@@ -40,40 +39,37 @@ def main():
 
 
 def train(params, processes):
-    p = params["train"]
-    active = runtime(params["threads"], processes, distributed.start() if distributed.under_torchrun() else None)
+    settings = params.train
+    active = runtime(params.threads, processes, distributed.start() if distributed.under_torchrun() else None)
     main_process = distributed.is_main()
     log = print if main_process else (lambda line: None)
     train_split, valid_split = CachedSplit(layout.CACHE, "train"), CachedSplit(layout.CACHE, "valid")
     manifest, classes = train_split.manifest, train_split.manifest["classes"]
-    recipe = Recipe.from_params(params)
     if main_process:
-        show_batch(train_split, params["size"], recipe.augment, classes, layout.SHOW_BATCH, seed=p["seed"])
-        show_batch(valid_split, params["size"], None, classes, layout.SHOW_VALID, seed=p["seed"])
+        show_batch(train_split, params.size, settings.augment, classes, layout.SHOW_BATCH, seed=settings.seed)
+        show_batch(valid_split, params.size, None, classes, layout.SHOW_VALID, seed=settings.seed)
     log(
-        f"train: {params['arch']} ({params['weights']} weights) on {processes} x {active.device.type} "
+        f"train: {params.arch} ({params.value('weights')} weights) on {processes} x {active.device.type} "
         f"({active.threads} CPU threads each), {len(train_split)} images"
     )
-    seed_everything(p["seed"])  # the head's initial weights come from this seed, the same in every process
-    model, mean, std = build_model(
-        params["arch"], classes, params["weights"], manifest["mean"], manifest["std"], head=recipe.head
+    seed_everything(settings.seed)  # the head's initial weights come from this seed, the same in every process
+    classifier = build_model(
+        params.arch, classes, params.weights, Preprocess.of_cache(manifest, params.size), head=settings.head
     )
-    preprocess = Preprocess.of_cache(manifest, params["size"], mean, std)
-    resume = Resume(fingerprint(params, layout.CACHE), params["arch"], classes)
-    resumed = resume.load(model, log)
+    resume = Resume(fingerprint(params, layout.CACHE), params.arch, classes)
+    resumed = resume.load(classifier.module, log)
     epoch_log = open_epoch_log(resumed["history"] if resumed else ()) if main_process else contextlib.nullcontext()
     with epoch_log as live:
 
         def after_epoch(history, optimizer, schedule):
-            resume.save(model, optimizer, schedule, history)  # first: the log is rebuilt from it on resume
+            resume.save(classifier.module, optimizer, schedule, history)  # first: the log is rebuilt from it on resume
             log_epoch(live, history[-1])
 
         history = fit(
-            model,
+            classifier,
             train_split=train_split,
             valid_split=valid_split,
-            recipe=recipe,
-            preprocess=preprocess,
+            settings=settings,
             runtime=active,
             log=log,
             resumed=resumed,
@@ -82,10 +78,8 @@ def train(params, processes):
     distributed.stop()  # what follows is process 0's alone, on the whole validation split
     if main_process:
         check_unchanged(params, "train")
-        temperature = model_temperature(model, preprocess, active, layout.CACHE, log)
-        save_checkpoint(
-            layout.MODEL, model, arch=params["arch"], classes=classes, preprocess=preprocess, temperature=temperature
-        )
+        classifier.temperature = model_temperature(classifier, active, layout.CACHE, log)
+        save_classifier(layout.MODEL, classifier)
         training_curves(history, layout.CURVES)
         resume.finish()
 

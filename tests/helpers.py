@@ -9,15 +9,14 @@ from pets.config.params import load_params
 from pets.data.loader import CachedSplit
 from pets.data.presets import Preprocess
 from pets.model.build import build_model
-from pets.model.checkpoint import save_checkpoint
+from pets.model.checkpoint import save_classifier
 from pets.runtime.profile import Runtime
 from pets.train.loop import fit
-from pets.train.recipe import Recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = load_params(ROOT / "params.yaml")
 CPU = Runtime.cpu()
-DEFAULT_AUGMENT = Recipe.from_params(PARAMS).augment
+DEFAULT_AUGMENT = PARAMS.train.augment
 NO_AUGMENT = replace(DEFAULT_AUGMENT, min_scale=1.0, flip=False, max_rotate=0.0, max_zoom=1.0, max_lighting=0.0)
 # digits, resnet18 from scratch at 16 px, one epoch: the shortest real run of the pipeline
 SHORT = dict(
@@ -33,10 +32,8 @@ SHORT = dict(
 
 
 def recipe(**overrides):
-    """params.yaml's recipe, made small for the 16 px colour cache (resnet18, batch 8, one frozen epoch)."""
+    """params.yaml's `train` settings, made small for the 16 px colour cache (batch 8, one frozen epoch)."""
     settings = dict(
-        arch="resnet18",
-        size=16,
         batch_size=8,
         epochs=1,
         epochs_unfrozen=0,
@@ -45,47 +42,52 @@ def recipe(**overrides):
         body_groups=2,
         weight_decay=0.01,
         batchnorm_stats="batch",
-        pretrained=True,
         seed=0,
     )
-    return replace(Recipe.from_params(PARAMS), **{**settings, **overrides})
+    return replace(PARAMS.train, **{**settings, **overrides})
 
 
 def splits(cache):
     return CachedSplit(cache, "train"), CachedSplit(cache, "valid")
 
 
-def model_and_stats(cache):
+def data_preprocess(cache, size=16):
+    """The cache's images at `size`, normalised with its own statistics (a model from scratch)."""
+    return Preprocess.of_cache(CachedSplit(cache, "train").manifest, size)
+
+
+def classifier_on(cache, arch="resnet18", weights="none", size=16, head="linear", pretrained=True):
+    """A seeded `arch` for the cache's classes; `pretrained` as if its body held trained weights (it starts frozen)."""
     torch.manual_seed(0)
     manifest = CachedSplit(cache, "train").manifest
-    return build_model("resnet18", manifest["classes"], "none", manifest["mean"], manifest["std"])
+    classifier = build_model(arch, manifest["classes"], weights, data_preprocess(cache, size), head=head)
+    classifier.pretrained = pretrained
+    return classifier
 
 
-def preprocess_of(cache, mean, std, size=16):
-    return Preprocess.of_cache(CachedSplit(cache, "train").manifest, size, mean, std)
-
-
-def fit_on(cache, model, mean, std, recipe, runtime=CPU, log=lambda line: None, **options):
-    """fit() on the train and valid splits of a cache, at the recipe's size."""
+def fit_on(cache, classifier, settings, runtime=CPU, log=lambda line: None, **options):
+    """fit() on the train and valid splits of a cache."""
     train_split, valid_split = splits(cache)
     return fit(
-        model,
+        classifier,
         train_split=train_split,
         valid_split=valid_split,
-        recipe=recipe,
-        preprocess=preprocess_of(cache, mean, std, recipe.size),
+        settings=settings,
         runtime=runtime,
         log=log,
         **options,
     )
 
 
-def save_model(path, model, *, arch, classes, size, mean, std):
-    """A models/model.pt of `model` whose images are prepared at `size` (the cache's resolution too, cropped)."""
-    save_checkpoint(
-        path,
-        model,
-        arch=arch,
-        classes=classes,
-        preprocess=Preprocess(size=size, mean=tuple(mean), std=tuple(std), resolution=size, resize="crop"),
-    )
+def preprocess(size, mean=(0.5,) * 3, std=(0.25,) * 3, resolution=None, resize="crop"):
+    return Preprocess(size=size, mean=tuple(mean), std=tuple(std), resolution=resolution or size, resize=resize)
+
+
+def save_model(path, arch, classes, size, mean=(0.5,) * 3, std=(0.25,) * 3, head="linear", seed=0):
+    """A models/model.pt of a seeded `arch` for `classes`, whose images are prepared at `size` (the cache's
+    resolution too, cropped); returns its Classifier."""
+    torch.manual_seed(seed)
+    classifier = build_model(arch, classes, "none", preprocess(size, mean, std), head=head)
+    classifier.module.eval()
+    save_classifier(path, classifier)
+    return classifier

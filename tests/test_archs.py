@@ -3,6 +3,7 @@
 import shutil
 import socket
 import time
+from dataclasses import replace
 
 import huggingface_hub.constants
 import pytest
@@ -18,12 +19,11 @@ from pets.errors import PetsError
 from pets.model import packaged
 from pets.model.archs import TimmArch, TorchvisionArch, resolve
 from pets.model.build import build_model
-from pets.model.checkpoint import model_from_checkpoint
-from pets.model.freezing import layer_groups
-from tests.helpers import PARAMS, save_model
+from pets.model.checkpoint import load_classifier
+from tests.helpers import PARAMS, preprocess, save_model
 
 CLASSES = [f"class{i}" for i in range(7)]
-DATA_STATS = ([0.5] * 3, [0.25] * 3)
+DATA = preprocess(64)
 
 
 def test_a_name_both_libraries_know_is_torchvisions_unless_prefixed():
@@ -44,19 +44,19 @@ def test_an_unknown_name_suggests_the_closest_of_both_libraries():
 
 
 def test_a_timm_model_gets_a_new_head_through_timms_api_and_its_own_normalisation(tmp_path):
-    model, mean, std = build_model("tf_efficientnet_lite0", CLASSES, "none", *DATA_STATS)
-    assert model.get_classifier().out_features == 7 and mean == DATA_STATS[0]
+    classifier = save_model(tmp_path / "model.pt", "tf_efficientnet_lite0", CLASSES, 64)
+    model = classifier.module
+    assert model.get_classifier().out_features == 7 and classifier.preprocess.mean == DATA.mean
     assert model(torch.randn(2, 3, 64, 64)).shape == (2, 7)
     assert resolve("tf_efficientnet_lite0").mean == (0.5, 0.5, 0.5)  # from timm's pretrained config
-    save_model(tmp_path / "model.pt", model, arch="tf_efficientnet_lite0", classes=CLASSES, size=64, mean=mean, std=std)
-    again, _, _ = model_from_checkpoint(tmp_path / "model.pt")
+    again = load_classifier(tmp_path / "model.pt").module
     x = torch.randn(2, 3, 64, 64)
     assert torch.equal(model.eval()(x), again(x))
 
 
 def test_timm_layer_groups_are_cut_at_the_models_stages():
-    model, _, _ = build_model("tf_efficientnet_lite0", CLASSES, "none", *DATA_STATS)
-    groups = layer_groups(model, "tf_efficientnet_lite0", 3)
+    classifier = build_model("tf_efficientnet_lite0", CLASSES, "none", DATA)
+    model, groups = classifier.module, classifier.layer_groups(3)
     assert [id(p) for g in groups for p in g] == [id(p) for p in model.parameters()]  # each once, in order
     assert groups[-1] == list(model.classifier.parameters())
     names = {id(p): name for name, p in model.named_parameters()}
@@ -66,19 +66,18 @@ def test_timm_layer_groups_are_cut_at_the_models_stages():
     )  # a stage's first block
     sizes = [sum(p.numel() for p in group) for group in groups[:-1]]
     assert max(sizes) < 4 * min(sizes), sizes  # at the boundary nearest an equal share, not one block each
-    too_many = {**PARAMS, "arch": "tf_efficientnet_lite0", "train": {**PARAMS["train"], "body_groups": 12}}
     with pytest.raises(PetsError, match="train.body_groups is 12, but tf_efficientnet_lite0's body has only 8 stages"):
-        check_arch(too_many)
+        check_arch("tf_efficientnet_lite0", PARAMS.size, replace(PARAMS.train, body_groups=12))
 
 
 def test_timm_weights_from_a_path_in_timms_layout(tmp_path):
     torch.manual_seed(0)
     source = timm.create_model("tf_efficientnet_lite0")
     torch.save(source.state_dict(), tmp_path / "lite0.pth")
-    model, mean, _ = build_model("tf_efficientnet_lite0", CLASSES, str(tmp_path / "lite0.pth"), *DATA_STATS)
-    loaded, saved = model.state_dict(), source.state_dict()
+    classifier = build_model("tf_efficientnet_lite0", CLASSES, str(tmp_path / "lite0.pth"), DATA)
+    loaded, saved = classifier.module.state_dict(), source.state_dict()
     assert all(torch.equal(loaded[k], v) for k, v in saved.items() if not k.startswith("classifier."))
-    assert model.classifier.out_features == 7 and mean == (0.5, 0.5, 0.5)
+    assert classifier.module.classifier.out_features == 7 and classifier.preprocess.mean == (0.5, 0.5, 0.5)
 
 
 def test_timm_imagenet_weights_load_from_the_hub_cache(tmp_path, monkeypatch):
@@ -101,7 +100,7 @@ def test_timm_imagenet_weights_without_network_name_the_arch_the_cache_and_the_o
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(PetsError) as error:
-        build_model("convnext_atto", CLASSES, "imagenet", *DATA_STATS)
+        build_model("convnext_atto", CLASSES, "imagenet", DATA)
     message = str(error.value)
     assert "ImageNet weights for convnext_atto" in message and str(tmp_path) in message
     assert "-S arch=tf_efficientnet_lite0" in message and "-S weights=none" in message and "\n" not in message
@@ -118,7 +117,7 @@ def test_timm_imagenet_weights_offline_fail_at_once_not_after_a_minute_of_retrie
     started = time.monotonic()
     with pytest.raises(PetsError, match=r"ImageNet weights for convnext_atto are not in .* and huggingface.co cannot "
                        r"be reached; offline, use -S arch=tf_efficientnet_lite0"):  # fmt: skip
-        build_model("convnext_atto", CLASSES, "imagenet", *DATA_STATS)
+        build_model("convnext_atto", CLASSES, "imagenet", DATA)
     assert time.monotonic() - started < 10  # huggingface_hub alone retries for about 65 s
     assert huggingface_hub.constants.HF_HUB_OFFLINE is False  # set back
 
@@ -156,7 +155,7 @@ def test_a_damaged_packaged_file_is_refused_naming_it_and_nothing_is_loaded(tmp_
         file.write(b"\xff\xfe")
     monkeypatch.setattr(packaged, "packaged_file", lambda package: damaged)
     with pytest.raises(PetsError, match=f"{damaged}: the packaged tf_efficientnet_lite2 weights are damaged"):
-        build_model(package.arch, CLASSES, "imagenet", *DATA_STATS)
+        build_model(package.arch, CLASSES, "imagenet", DATA)
 
 
 @pytest.mark.parametrize(
@@ -170,5 +169,5 @@ def test_a_damaged_packaged_file_is_refused_naming_it_and_nothing_is_loaded(tmp_
 )
 def test_a_size_the_architecture_cannot_take_is_refused_before_any_work(arch, size, message):
     with pytest.raises(PetsError, match=message):
-        check_arch({**PARAMS, "arch": arch, "size": size})
-    check_arch({**PARAMS, "arch": arch, "size": 256 if arch == "swin_v2_t" else 224})
+        check_arch(arch, size, PARAMS.train)
+    check_arch(arch, 256 if arch == "swin_v2_t" else 224, PARAMS.train)

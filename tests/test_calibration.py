@@ -105,3 +105,25 @@ def test_a_min_confidence_outside_0_to_1_is_refused_in_one_line(value):
 
 def test_min_confidence_takes_a_probability():
     assert min_confidence("1") == 1.0 and min_confidence("0.8") == 0.8
+
+
+@pytest.mark.parametrize("valid", [1, 2, 3])
+def test_a_validation_split_of_one_image_up_gives_metrics_and_says_what_it_cannot_measure(tmp_path, valid):
+    """One validation image fits the temperature (the even half) and leaves none to measure it on (the odd half)."""
+    from pets.report.calibration import calibration_metrics
+    from pets.report.model_card import calibration_lines
+
+    log_probs, labels = sampled(1.0, n=valid, classes=3)
+    report = calibration_metrics({"valid": (log_probs, labels)}, 1.0, reliability_png=tmp_path / "reliability.png",
+                                 coverage_tsv=tmp_path / "coverage_risk.tsv")  # fmt: skip
+    assert (tmp_path / "reliability.png").stat().st_size > 1000 and (tmp_path / "coverage_risk.tsv").exists()
+    assert "not_fitted" in report  # too few images to fit
+    if valid == 1:
+        assert (
+            report["not_measured"] == "no image is left to measure it on (valid (even positions), 1 images fitted it)"
+        )
+        assert report["ece_before"] is None and report["measured_on"] == "valid (odd positions), 0 images"
+        assert calibration_lines(report)[0].endswith("calibration not measured: " + report["not_measured"] + ".")
+    else:
+        assert "not_measured" not in report and 0 <= report["ece_after"] <= 1
+        assert "measured on valid (odd positions)" in calibration_lines(report)[0]

@@ -10,8 +10,8 @@ import torch
 from pets.errors import PetsError
 from pets.report.compare import bootstrap_interval, changed, mcnemar_p, paired
 from pets.report.predictions import prediction_rows, predictions_csv, read_predictions
-from pets.report.revisions import read_at
 from pets.report.seeds import group_by_recipe, report_lines, runs_of, seed_report
+from pets.workspace.revisions import read_at
 
 CLASSES = ["cat", "dog, spotted", 'say "hi"']  # labels from file names may hold commas and quotes
 
@@ -83,6 +83,7 @@ def test_the_predictions_file_round_trips_in_file_order_and_bad_ones_are_one_lin
     ):
         with pytest.raises(PetsError, match="^HEAD:metrics/predictions.csv: " + said):
             read_predictions(damage, "HEAD:metrics/predictions.csv")
+    assert read_predictions("\ufeff" + text, "x") == written  # saved by a spreadsheet, with a byte order mark
 
 
 @pytest.fixture
@@ -124,6 +125,58 @@ def test_revisions_are_commits_experiment_names_or_the_workspace_and_bad_ones_ar
     with pytest.raises(PetsError, match="^HEAD: has no metrics/other.csv"):
         read_at("HEAD", Path("metrics/other.csv"))
     assert (repo / path).read_text() == "workspace\n"  # nothing checked out
+
+
+def run_main(*argv):
+    """(exit status, stderr's last line) of `python -m pets` in this process."""
+    from pets.__main__ import main
+
+    try:
+        main(list(argv))
+    except SystemExit as stop:
+        return (stop.code if isinstance(stop.code, int) else 1), str(stop.code)
+    return 0, ""
+
+
+def test_compare_outside_a_repository_or_before_a_commit_says_so(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))  # the tests' own folder may be in a repository
+    assert run_main("compare", "--picture", "none") == (
+        1,
+        f"error: {tmp_path} is not in a git repository: runs are compared through git (their commits and DVC's "
+        "experiments); run this in the project's clone",
+    )
+    subprocess.run(["git", "init", "-q"], check=True)
+    status, said = run_main("compare", "--picture", "none")
+    assert status == 1 and said == (
+        "error: this git repository has no commit yet: commit the project, then dvc exp run, then compare"
+    )
+
+
+def test_three_revisions_are_one_line(repo):
+    commit(repo, predictions_csv(rows([True, False])), "one")
+    status, said = run_main("compare", "HEAD", "HEAD", "workspace")
+    assert status == 1 and said == "error: compare takes two revisions at most (A B), not 3: HEAD HEAD workspace"
+
+
+@pytest.mark.parametrize(
+    "picture, said",
+    [("metrics", "metrics is a folder: name a file in it, e.g. metrics/compare.png"),
+     ("params.yaml/c.png", "params.yaml/c.png: params.yaml is a file, not a folder"),
+     ("nowhere/c.png", "nowhere/c.png: there is no folder nowhere (no folder is made for it)")],
+)  # fmt: skip
+def test_a_picture_path_that_is_a_folder_inside_a_file_or_in_no_folder_is_refused_and_nothing_is_removed(
+    repo, capsys, picture, said
+):
+    """`compare --picture metrics` once replaced metrics/ (metrics.json, predictions.csv, ...) by one PNG file."""
+    text = predictions_csv(rows([True, False] * 5))
+    commit(repo, text, "one")
+    (repo / "metrics/predictions.csv").write_text(predictions_csv(rows([False, True] * 5)))  # images changed
+    (repo / "params.yaml").write_text("data: pets\n")
+    assert run_main("compare", "--picture", picture)[0] == 2
+    assert said in capsys.readouterr().err
+    assert sorted(p.name for p in (repo / "metrics").iterdir()) == ["predictions.csv"]
+    assert (repo / "params.yaml").read_text() == "data: pets\n" and not (repo / "nowhere").exists()
 
 
 def exp_show(runs):

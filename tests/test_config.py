@@ -91,11 +91,11 @@ def leaves(tree, prefix=""):
 
 def test_every_param_is_listed_by_a_stage_but_the_one_params_yaml_names():
     listed = {
-        key.replace("${data}", PARAMS["data"]) for stage in DVC["stages"].values() for key in stage.get("params", [])
+        key.replace("${data}", PARAMS.data) for stage in DVC["stages"].values() for key in stage.get("params", [])
     }
     unlisted = [
         key
-        for key in leaves(PARAMS)
+        for key in leaves(PARAMS.tree)
         if not any(key == name or key.startswith(name + ".") or name.startswith(key + ".") for name in listed)
     ]
     assert unlisted == ["cache.workers"]  # speed only: params.yaml's first lines say so

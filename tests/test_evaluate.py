@@ -2,11 +2,9 @@ import torch
 
 from pets.data.augment import tta_views, valid_view
 from pets.data.loader import CachedSplit
-from pets.data.presets import Preprocess
 from pets.inference.forward import predict_probs
-from pets.model.build import build_model
 from pets.report.metrics import most_confused, per_class_table, summarize, top_losses
-from tests.helpers import CPU, DEFAULT_AUGMENT
+from tests.helpers import CPU, DEFAULT_AUGMENT, classifier_on
 
 CLASSES = ["cat", "dog", "fox"]
 
@@ -45,10 +43,9 @@ def test_tta_views_with_zero_augmentation_are_the_plain_view():
 
 def test_tta_predictions_are_probabilities_of_the_right_shape(colour_cache):
     split = CachedSplit(colour_cache, "valid")
-    model, mean, std = build_model("resnet18", ["blue", "red"], "none", [0.5] * 3, [0.25] * 3)
-    preprocess = Preprocess.of_cache(split.manifest, 16, mean, std)
-    plain = predict_probs(model, split, preprocess, CPU)
-    tta = predict_probs(model, split, preprocess, CPU, tta=True)
+    classifier = classifier_on(colour_cache)
+    plain = predict_probs(classifier, split, CPU)
+    tta = predict_probs(classifier, split, CPU, tta=True)
     assert plain.shape == tta.shape == (len(split), 2)
     assert torch.allclose(tta.sum(1), torch.ones(len(split)))
     assert not torch.allclose(plain, tta)

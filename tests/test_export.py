@@ -7,8 +7,10 @@ import os
 import shutil
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
+import onnx
 import pytest
 import torch
 from PIL import Image
@@ -23,8 +25,9 @@ from pets.inference.export import TOLERANCE, Pipeline, check_against_pytorch, ex
 from pets.inference.exported import check_exported_from
 from pets.inference.onnx_model import OnnxClassifier, predict_files
 from pets.inference.predict import predict_files as torch_predict_files
-from pets.model.archs import resolve
-from pets.model.checkpoint import model_from_checkpoint, save_checkpoint, temperature_of
+from pets.model.build import build_model
+from pets.model.checkpoint import load_classifier, save_classifier
+from pets.model.classifier import Classifier
 from tests.helpers import CPU, ROOT
 
 RESOLUTION = 240
@@ -48,25 +51,21 @@ def photo_cache(tmp_path_factory):
     return root
 
 
-def exported(tmp_path, photo_cache, arch, size, temperature=0.25):
+def exported(tmp_path, photo_cache, arch, size, temperature=0.25, head="linear"):
     """model.pt of a randomly initialised `arch` and its model.onnx; temperature 0.25 sharpens the probabilities,
     so that agreement within the tolerance says more than it would of near-uniform ones."""
     torch.manual_seed(0)
-    model = resolve(arch).create(len(CLASSES)).eval()
     preprocess = Preprocess(size=size, mean=(0.5, 0.4, 0.3), std=(0.2, 0.25, 0.3), resolution=RESOLUTION, resize="crop")
+    classifier = build_model(arch, CLASSES, "none", preprocess, head=head)
+    classifier.module.eval()
+    classifier.temperature = temperature
     model_path, onnx_path = tmp_path / "model.pt", tmp_path / "model.onnx"
-    save_checkpoint(model_path, model, arch=arch, classes=CLASSES, preprocess=preprocess, temperature=temperature)
-    model, checkpoint, preprocess = model_from_checkpoint(model_path)
+    save_classifier(model_path, classifier)
+    classifier = load_classifier(model_path)
     check = export(
-        model,
-        checkpoint=checkpoint,
-        preprocess=preprocess,
-        temperature=temperature_of(checkpoint),
-        model_path=model_path,
-        onnx_path=onnx_path,
-        check_split=CachedSplit(photo_cache, "valid"),
+        classifier, model_path=model_path, onnx_path=onnx_path, check_split=CachedSplit(photo_cache, "valid")
     )
-    return model, preprocess, model_path, onnx_path, check
+    return load_classifier(model_path), model_path, onnx_path, check
 
 
 @pytest.fixture(scope="module")
@@ -77,15 +76,14 @@ def resnet18_export(tmp_path_factory, photo_cache):
 
 @pytest.mark.parametrize("arch", ARCHS)
 def test_each_family_exports_and_onnxruntime_gives_pytorchs_probabilities(tmp_path, photo_cache, arch):
-    model, preprocess, model_path, onnx_path, check = exported(tmp_path, photo_cache, arch, ARCHS[arch])
+    model, model_path, onnx_path, check = exported(tmp_path, photo_cache, arch, ARCHS[arch])
     assert check["images"] == len(PHOTOS) and check["max_abs_difference"] <= TOLERANCE and check["opset"] >= 18
     classifier = OnnxClassifier(onnx_path)
     assert classifier.classes == CLASSES and classifier.arch == arch and classifier.temperature == 0.25
-    assert classifier.preprocess == preprocess.to_checkpoint()
+    assert classifier.preprocess == model.preprocess.to_checkpoint()
     # any batch size, from the image files: the same top classes as model.pt's predict, probabilities within 1e-4
     files = sorted((photo_cache / "images").glob("*.png"))
-    pytorch = list(torch_predict_files(model, classes=CLASSES, preprocess=preprocess, temperature=0.25, paths=files,
-                                       runtime=CPU, top_k=3, workers=0))  # fmt: skip
+    pytorch = list(torch_predict_files(model, files, runtime=CPU, top_k=3, workers=0))
     for batch_size in (1, 4):
         onnx = list(predict_files(classifier, files, top_k=3, batch_size=batch_size))
         for (_, want, _), (_, got, error) in zip(pytorch, onnx):
@@ -97,13 +95,12 @@ def test_each_family_exports_and_onnxruntime_gives_pytorchs_probabilities(tmp_pa
 def test_an_onnx_model_that_differs_from_pytorch_fails_the_check_naming_the_largest_difference(
     resnet18_export, photo_cache
 ):
-    model, preprocess, _, onnx_path, _ = resnet18_export
+    model, _, onnx_path, _ = resnet18_export
     model = copy.deepcopy(model)
     with torch.no_grad():
-        model.fc.bias += torch.tensor([0.0, 0.3, 0.0])  # PyTorch's model no longer the one exported
+        model.module.fc.bias += torch.tensor([0.0, 0.3, 0.0])  # PyTorch's model no longer the one exported
     with pytest.raises(PetsError) as failed:
-        check_against_pytorch(onnx_path, Pipeline(model, preprocess, 0.25), CachedSplit(photo_cache, "valid"),
-                              name="model.onnx")  # fmt: skip
+        check_against_pytorch(onnx_path, Pipeline(model), CachedSplit(photo_cache, "valid"), name="model.onnx")
     message = str(failed.value)
     assert "\n" not in message and "model.onnx does not match PyTorch on the valid images" in message
     assert (
@@ -125,9 +122,9 @@ class WithSvd(nn.Module):
 def test_a_model_the_exporter_cannot_handle_is_one_line_naming_the_arch_and_the_operator(tmp_path, photo_cache):
     preprocess = Preprocess(size=32, mean=(0.5,) * 3, std=(0.5,) * 3, resolution=RESOLUTION, resize="crop")
     (tmp_path / "model.pt").write_bytes(b"stands in for the checkpoint: only its hash is read")
+    svdnet = Classifier(WithSvd(), SimpleNamespace(name="svdnet"), "linear", CLASSES, preprocess)
     with pytest.raises(PetsError) as failed:
-        export(WithSvd(), checkpoint={"arch": "svdnet", "classes": CLASSES}, preprocess=preprocess, temperature=1.0,
-               model_path=tmp_path / "model.pt", onnx_path=tmp_path / "model.onnx",
+        export(svdnet, model_path=tmp_path / "model.pt", onnx_path=tmp_path / "model.onnx",
                check_split=CachedSplit(photo_cache, "valid"))  # fmt: skip
     message = str(failed.value)
     assert "\n" not in message and message.startswith("svdnet cannot be exported to ONNX (opset 20)")
@@ -137,8 +134,8 @@ def test_a_model_the_exporter_cannot_handle_is_one_line_naming_the_arch_and_the_
 
 def test_an_onnx_file_exported_from_another_model_pt_is_refused_in_one_line(tmp_path, resnet18_export):
     model_path = tmp_path / "model.pt"
-    shutil.copy(resnet18_export[2], model_path)
-    classifier = OnnxClassifier(resnet18_export[3])
+    shutil.copy(resnet18_export[1], model_path)
+    classifier = OnnxClassifier(resnet18_export[2])
     check_exported_from(classifier, model_path)  # the model it came from: nothing to say
     check_exported_from(classifier, tmp_path / "absent.pt")  # no model.pt beside it (copied elsewhere): nothing
     model_path.write_bytes(model_path.read_bytes() + b"retrained")
@@ -163,7 +160,7 @@ def test_a_file_that_is_not_a_pets_onnx_model_is_one_line(tmp_path, content, sai
 
 
 def test_the_onnx_model_predicts_from_four_copied_files_with_torch_unimportable(tmp_path, photo_cache, resnet18_export):
-    onnx_path = resnet18_export[3]
+    onnx_path = resnet18_export[2]
     served = tmp_path / "elsewhere"
     for name in ("pets/errors.py", "pets/data/images.py", "pets/inference/answers.py", "pets/inference/onnx_model.py"):
         (served / name).parent.mkdir(parents=True, exist_ok=True)
@@ -184,7 +181,7 @@ def test_the_onnx_model_predicts_from_four_copied_files_with_torch_unimportable(
 
 
 def test_pets_predict_on_an_onnx_model_does_not_import_torch(tmp_path, photo_cache, resnet18_export):
-    onnx_path = resnet18_export[3]
+    onnx_path = resnet18_export[2]
     blocked = "import sys; sys.modules['torch'] = None; from pets.__main__ import main; main()"
     args = ["predict", "--model", str(onnx_path), str(photo_cache / "images"), "--json"]
     result = subprocess.run([sys.executable, "-c", blocked, *args], cwd=tmp_path, capture_output=True, text=True,
@@ -193,3 +190,70 @@ def test_pets_predict_on_an_onnx_model_does_not_import_torch(tmp_path, photo_cac
     answers = json.loads(result.stdout)
     assert [a["path"].rsplit("/", 1)[1] for a in answers] == sorted(f"{name}.png" for name in PHOTOS)
     assert all(len(a["predictions"]) == 3 and not a["unsure"] for a in answers)
+
+
+def with_metadata(source, target, **changes):
+    """A copy of an exported model.onnx with metadata values changed (None: removed)."""
+    model = onnx.load(str(source))
+    kept = {entry.key: entry.value for entry in model.metadata_props}
+    kept.update(changes)
+    del model.metadata_props[:]
+    for key, value in kept.items():
+        if value is not None:
+            model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(target))
+    return target
+
+
+@pytest.mark.parametrize(
+    "changes, said",
+    [
+        ({"classes": json.dumps(CLASSES + ["extra"])},
+         "its metadata's classes names 4 classes, but the model gives 3 probabilities"),
+        ({"classes": "[]"}, "its metadata's classes is not a list of class names"),
+        ({"classes": "cat, cup"}, "its metadata's classes is not JSON"),
+        ({"temperature": "warm"}, "its metadata's temperature 'warm' is not a number"),
+        ({"temperature": "-1"}, "its metadata's temperature -1 is not a positive number"),
+        ({"preprocess": json.dumps({"size": 96, "resize": "crop"})}, "its metadata's preprocess has no resolution"),
+        ({"preprocess": json.dumps({"resolution": 128, "resize": "crop"})},
+         "its metadata's preprocess says 128 px, but the model takes 240 x 240 pixels"),
+    ],
+    ids=["more classes", "no classes", "classes not JSON", "temperature not a number", "temperature negative",
+         "no resolution", "another resolution"],
+)  # fmt: skip
+def test_onnx_metadata_that_does_not_fit_the_graph_is_refused_in_one_line(tmp_path, resnet18_export, changes, said):
+    path = with_metadata(resnet18_export[2], tmp_path / "edited.onnx", **changes)
+    with pytest.raises(PetsError) as refused:
+        OnnxClassifier(path)
+    message = str(refused.value)
+    assert message == f"{path}: {said}; export it again (dvc repro export)"
+
+
+@pytest.mark.parametrize("top", ["0", "-2"])
+def test_a_top_below_one_is_refused_on_every_entry_point(resnet18_export, photo_cache, top):
+    for command in (["-m", "pets.inference.onnx_model", str(resnet18_export[2])],
+                    ["-m", "pets", "predict", "--model", str(resnet18_export[2])]):  # fmt: skip
+        result = subprocess.run([sys.executable, *command, str(photo_cache / "images"), "--top", top],
+                                capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+        assert result.returncode == 2 and result.stdout == ""
+        assert result.stderr.splitlines()[-1].endswith(f"argument --top: must be at least 1, not {top}")
+
+
+def test_an_onnx_model_copied_out_of_its_project_is_used_as_it_is_and_an_upper_case_suffix_is_onnx(
+    tmp_path, resnet18_export, photo_cache
+):
+    """Inside another project, a copied model.onnx was refused as stale against that project's own model.pt."""
+    other = tmp_path / "other project"
+    (other / "models").mkdir(parents=True)
+    (other / "models/model.pt").write_bytes(b"that project's own model")
+    shutil.copy(resnet18_export[2], other / "mine.ONNX")
+    result = subprocess.run([sys.executable, "-m", "pets", "predict", "--model", "mine.ONNX", "--json",
+                             str(photo_cache / "images/chelsea.png")], cwd=other, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert [p["class"] for p in json.loads(result.stdout)[0]["predictions"]] != []
+    shutil.copy(resnet18_export[2], other / "models/model.onnx")  # the project's own export: checked against model.pt
+    stale = subprocess.run([sys.executable, "-m", "pets", "predict", "--model", "models/model.onnx",
+                            str(photo_cache / "images/chelsea.png")], cwd=other, capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    assert stale.returncode == 1 and "was exported from another models/model.pt" in stale.stderr

@@ -5,13 +5,12 @@ import torch
 import torchvision
 
 from pets.config.schema import check_arch
-from pets.data.presets import Preprocess
 from pets.inference import forward
-from pets.model.archs import TORCHVISION_FAMILIES, resolve, torchvision_family
+from pets.model.archs import TORCHVISION_FAMILIES, torchvision_family
 from pets.model.build import build_model
 from pets.train.loop import training_step
 from pets.train.recipe import make_optimizer, train_mode
-from tests.helpers import CPU, PARAMS, recipe
+from tests.helpers import CPU, PARAMS, preprocess, recipe
 
 # The smallest model of each family at the smallest size it takes; the largest models need no step of their own.
 SMALLEST = {
@@ -46,26 +45,25 @@ def test_every_torchvision_classifier_belongs_to_a_family_the_code_handles():
 @pytest.mark.parametrize("arch", list(SMALLEST))
 def test_the_smallest_of_each_family_takes_a_training_step_and_evaluates_a_batch(arch):
     size = SMALLEST[arch]
-    check_arch({**PARAMS, "arch": arch, "size": size})
+    check_arch(arch, size, PARAMS.train)
     torch.manual_seed(0)
-    model, mean, std = build_model(arch, ["a", "b", "c"], "none", [0.5] * 3, [0.25] * 3)
-    small = recipe(arch=arch, size=size, batch_size=2, lr=1e-3, lr_unfrozen=(1e-4, 1e-3), pretrained=False)
-    preprocess = Preprocess(size=size, mean=mean, std=std, resolution=size, resize="crop")
-    optimizer = make_optimizer(model, small, [1e-3] * 3)
+    classifier = build_model(arch, ["a", "b", "c"], "none", preprocess(size))
+    small = recipe(batch_size=2, lr=1e-3, lr_unfrozen=(1e-4, 1e-3))
+    optimizer = make_optimizer(classifier, small, [1e-3] * 3)
     batch, labels = torch.randint(0, 256, (2, size, size, 3), dtype=torch.uint8), torch.tensor([0, 2])
-    head = resolve(arch).head(model)
+    head = classifier.head_module
     before = head.weight.clone()
-    train_mode(model, small, frozen=False)
+    train_mode(classifier, small, frozen=False)
     loss = training_step(
-        model,
+        classifier,
+        classifier.module,
         batch,
         labels,
         optimizer=optimizer,
-        recipe=small,
-        preprocess=preprocess,
+        augment=small.augment,
         runtime=CPU,
         generator=torch.Generator().manual_seed(0),
     )
     assert torch.isfinite(loss) and not torch.equal(before, head.weight)  # the new head was trained
-    model.eval()
-    assert forward.log_probabilities(model, batch, preprocess, CPU).shape == (2, 3)
+    classifier.module.eval()
+    assert forward.log_probabilities(classifier, batch, CPU).shape == (2, 3)

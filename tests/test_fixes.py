@@ -55,3 +55,9 @@ def test_a_missing_or_unreadable_table_is_one_line(tmp_path):
     (tmp_path / "labels_fix.csv").write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(PetsError, match=r"cannot read it as a file,label table"):
         read_fixes(tmp_path / "labels_fix.csv", files=FILES, classes=CLASSES)
+
+
+def test_a_byte_order_mark_from_a_spreadsheet_is_no_part_of_the_first_name(tmp_path):
+    """Without a header, the BOM stood before the first file's name: a name that looks right and matches nothing."""
+    assert fixes(tmp_path, "\ufeffcats/2.jpg,dogs\n") == {"cats/2.jpg": "dogs"}
+    assert fixes(tmp_path, "\ufefffile,label\ncats/2.jpg,dogs\n") == {"cats/2.jpg": "dogs"}  # the header too

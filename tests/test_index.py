@@ -1,9 +1,11 @@
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from pets.data.index import build_index, label_reader, random_split
 from pets.errors import PetsError
+from tests.helpers import PARAMS
 from tests.pets_archive import pets_text
 
 PETS_PATTERN = r"^(.+)_\d+$"
@@ -17,18 +19,21 @@ def touch(root, *names):
 
 
 def index(root, **overrides):
-    args = dict(
+    """build_index with params.yaml's `index` section for a Pets-like folder, changed by `overrides`."""
+    settings = replace(
+        PARAMS.index,
         images="images",
-        label_rule="regex",
+        label="regex",
         pattern=PETS_PATTERN,
-        csv_name="labels.csv",
-        split_rule="random",
+        csv="labels.csv",
+        split="random",
         valid_frac=0.2,
         seed=42,
         skip_unlabelled=False,
+        min_per_class=1,
+        fixes="",
     )
-    args.update(overrides)
-    return build_index(root, **args)
+    return build_index(root, replace(settings, **overrides))  # fmt: skip
 
 
 def test_regex_rule_reads_pets_breeds_keeping_case():
@@ -41,7 +46,7 @@ def test_regex_rule_reads_pets_breeds_keeping_case():
 
 def test_folder_rule_reads_the_parent_folder(tmp_path):
     touch(tmp_path, "train/cat/x1.jpg", "train/dog/x2.jpg", "train/dog/x3.png")
-    rows, classes, _ = index(tmp_path, images="train", label_rule="folder")
+    rows, classes, _ = index(tmp_path, images="train", label="folder")
     assert classes == ["cat", "dog"]
     assert {r["path"]: r["label"] for r in rows}["train/dog/x3.png"] == "dog"
 
@@ -49,7 +54,7 @@ def test_folder_rule_reads_the_parent_folder(tmp_path):
 def test_csv_rule_reads_the_table(tmp_path):
     touch(tmp_path, "images/a.jpg", "images/b.jpg", "images/c.jpg")
     (tmp_path / "labels.csv").write_text("file,label\na.jpg,cat\nb.jpg,dog\nc.jpg,dog\n")
-    rows, classes, _ = index(tmp_path, label_rule="csv", valid_frac=0.3)
+    rows, classes, _ = index(tmp_path, label="csv", valid_frac=0.3)
     assert classes == ["cat", "dog"] and {r["path"]: r["label"] for r in rows}["images/a.jpg"] == "cat"
 
 
@@ -58,7 +63,7 @@ def test_csv_rows_are_matched_by_path_so_equal_file_names_in_two_folders_keep_th
     (tmp_path / "labels.csv").write_text(
         "file,label\nimages/cats/img1.png, cat\ncats/img2.png ,cat\nimages/dogs/img1.png,dog\n dogs/img2.png,dog\n"
     )
-    rows, classes, _ = index(tmp_path, label_rule="csv", valid_frac=0.25)
+    rows, classes, _ = index(tmp_path, label="csv", valid_frac=0.25)
     assert classes == ["cat", "dog"]  # no " cat" beside "cat"
     assert {r["path"]: r["label"] for r in rows} == {
         "images/cats/img1.png": "cat",
@@ -72,7 +77,7 @@ def test_a_file_listed_twice_with_different_labels_is_refused_with_its_line(tmp_
     touch(tmp_path, "images/a.jpg", "images/b.jpg")
     (tmp_path / "labels.csv").write_text("file,label\na.jpg,cat\nb.jpg,dog\nimages/../images/a.jpg,dog\n")
     with pytest.raises(PetsError, match=r"labels.csv: 'images/../images/a.jpg' is listed twice .*\(line 4\)"):
-        index(tmp_path, label_rule="csv")
+        index(tmp_path, label="csv")
 
 
 def test_the_split_can_come_from_the_tables_split_column(tmp_path):
@@ -81,12 +86,12 @@ def test_the_split_can_come_from_the_tables_split_column(tmp_path):
         "file,label,split\n"
         + "".join(f"images/{c}_{n}.jpg,{c},{['train', 'valid', 'test'][n]}\n" for c in ("cat", "dog") for n in range(3))
     )
-    rows, _, report = index(tmp_path, split_rule="csv")  # labels from the names, split from the table
+    rows, _, report = index(tmp_path, split="csv")  # labels from the names, split from the table
     assert {r["path"]: r["split"] for r in rows}["images/dog_1.jpg"] == "valid"
     assert report["splits"] == {"train": 2, "valid": 2, "test": 2}
     (tmp_path / "labels.csv").write_text("file,label,split\nimages/cat_0.jpg,cat,train\n")
     with pytest.raises(PetsError, match=r"5 image\(s\) have no split of train, valid, test .* e.g. images/cat_1.jpg"):
-        index(tmp_path, split_rule="csv")
+        index(tmp_path, split="csv")
 
 
 def test_non_images_are_skipped_and_counted(tmp_path):
@@ -131,12 +136,25 @@ def test_unreadable_names_can_be_skipped_and_reported(tmp_path):
 
 
 def test_random_split_sizes_determinism_and_no_overlap():
-    paths = [f"images/x_{i}.jpg" for i in range(1000)]
-    split = random_split(paths, 0.2, seed=7)
+    labels = {f"images/x_{i}.jpg": "x" for i in range(1000)}
+    split = random_split(labels, 0.2, seed=7)
     assert sum(s == "valid" for s in split.values()) == 200
-    assert split == random_split(list(reversed(paths)), 0.2, seed=7)  # order of listing does not matter
-    assert split != random_split(paths, 0.2, seed=8)
-    assert set(split) == set(paths)
+    assert split == random_split(dict(reversed(labels.items())), 0.2, seed=7)  # order of listing does not matter
+    assert split != random_split(labels, 0.2, seed=8)
+    assert set(split) == set(labels)
+
+
+def test_the_random_split_keeps_a_share_of_each_class_to_validate():
+    """3 classes of 6 images: joined, a shuffle gave `cat` 6 train and 0 validation images; per class, each gets its
+    20 % (rounded, and at least one)."""
+    labels = {f"images/{c}_{i}.jpg": c for c in ("cat", "dog", "owl") for i in range(6)}
+    for seed in range(20):
+        split = random_split(labels, 0.2, seed)
+        for c in ("cat", "dog", "owl"):
+            assert [split[f"images/{c}_{i}.jpg"] for i in range(6)].count("valid") == 1, (seed, c)
+    uneven = {**{f"a_{i}": "a" for i in range(50)}, **{f"b_{i}": "b" for i in range(2)}, "c_0": "c"}
+    counts = {c: [s for p, s in random_split(uneven, 0.2, 1).items() if uneven[p] == c].count("valid") for c in "abc"}
+    assert counts == {"a": 10, "b": 1, "c": 0}  # one image: it must train
 
 
 def test_official_split_uses_the_real_lists_and_carves_validation_out_of_trainval(tmp_path):
@@ -145,7 +163,7 @@ def test_official_split_uses_the_real_lists_and_carves_validation_out_of_trainva
     (tmp_path / "annotations").mkdir()
     for name in ("trainval.txt", "test.txt"):
         (tmp_path / "annotations" / name).write_text(pets_text(f"annotations/{name}"))
-    rows, classes, report = index(tmp_path, split_rule="official")
+    rows, classes, report = index(tmp_path, split="official")
     assert len(classes) == 37
     assert report["splits"] == {"train": 2944, "valid": 736, "test": 3669}
     reasons = [s["reason"] for s in report["skipped"]]
@@ -155,15 +173,23 @@ def test_official_split_uses_the_real_lists_and_carves_validation_out_of_trainva
 
 
 def test_a_class_without_training_images_is_an_error(tmp_path):
+    """The random split keeps one image of every class to train; a split column can leave a class none."""
     touch(tmp_path, *[f"images/cat_{i}.jpg" for i in range(20)], "images/dog_1.jpg")
-    with pytest.raises(PetsError, match="no training images"):
-        index(tmp_path, valid_frac=0.99)
+    index(tmp_path, valid_frac=0.99)  # each class keeps an image to train
+    rows = [f"images/cat_{i}.jpg,cat,{'valid' if i < 5 else 'train'}\n" for i in range(20)]
+    (tmp_path / "labels.csv").write_text("file,label,split\n" + "".join(rows) + "images/dog_1.jpg,dog,valid\n")
+    with pytest.raises(PetsError, match="class\\(es\\) dog have no training images"):
+        index(tmp_path, split="csv")
 
 
 def test_a_split_without_validation_images_is_refused(tmp_path):
     touch(tmp_path, *[f"images/{c}_{i}.jpg" for c in ("cat", "dog") for i in range(10)])
-    with pytest.raises(PetsError, match=r"no image of 20 is left for validation; raise index.valid_frac \(0.01\)"):
-        index(tmp_path, valid_frac=0.01)
+    assert index(tmp_path, valid_frac=0.01)[2]["splits"]["valid"] == 2  # at least one of each class to validate
+    (tmp_path / "labels.csv").write_text(
+        "file,label,split\n" + "".join(f"images/{c}_{i}.jpg,{c},train\n" for c in ("cat", "dog") for i in range(10))
+    )
+    with pytest.raises(PetsError, match=r"no image of 20 is left for validation; mark some valid in labels.csv"):
+        index(tmp_path, split="csv")
 
 
 def test_a_single_class_is_refused(tmp_path):
@@ -185,18 +211,37 @@ def test_missing_images_folder_is_named_with_what_is_there_and_strip(tmp_path):
 def test_empty_class_folders_are_reported(tmp_path):
     touch(tmp_path, "train/cat/x1.jpg", "train/dog/x2.jpg", "train/dog/x3.jpg", "train/dog/x4.jpg")
     (tmp_path / "train" / "fox").mkdir()
-    _, classes, report = index(tmp_path, images="train", label_rule="folder", valid_frac=0.25)
+    _, classes, report = index(tmp_path, images="train", label="folder", valid_frac=0.25)
     assert classes == ["cat", "dog"] and report["empty_classes"] == ["fox"]
 
 
 def test_the_folder_rule_refuses_class_folders_at_different_depths(tmp_path):
     touch(tmp_path, *(f"cats/{n}.jpg" for n in range(5)), *(f"dogs/beagle/{n}.jpg" for n in range(5)))
-    with pytest.raises(PetsError, match=r"images sit at different depths below \.: cats/0.jpg \(1 folder\(s\) down\), "
-                       r"dogs/beagle/0.jpg \(2 folder\(s\) down\); give every class one folder"):  # fmt: skip
-        index(tmp_path, images=".", label_rule="folder")
+    with pytest.raises(PetsError, match=r"but the class folder dogs holds subfolders of images \(beagle\), e.g. "
+                       r"dogs/beagle/0.jpg: put each class's images directly in its folder, or set index.images: "
+                       r"dogs if its subfolders are the classes"):  # fmt: skip
+        index(tmp_path, images=".", label="folder")
+    touch(tmp_path / "loose", *(f"cats/{n}.jpg" for n in range(5)), "stray.jpg")
+    with pytest.raises(PetsError, match=r"but stray.jpg sits directly in \. beside the class folders"):
+        index(tmp_path / "loose", images=".", label="folder")
     touch(tmp_path / "flat", "a.jpg", "b.jpg")
     with pytest.raises(PetsError, match=r"the images sit directly in \., e.g. a.jpg, not in class folders"):
-        index(tmp_path / "flat", images=".", label_rule="folder")
+        index(tmp_path / "flat", images=".", label="folder")
+
+
+def test_class_folders_holding_subfolders_are_one_line_never_a_silent_merge(tmp_path):
+    """cat/indoor, cat/outdoor and dog/indoor, all at one depth: read as classes `indoor` and `outdoor`, cat and dog
+    would merge; the class folder holding subfolders is named instead."""
+    touch(tmp_path, *(f"{c}/{p}/{n}.jpg" for c, p in (("cat", "indoor"), ("cat", "outdoor"), ("dog", "indoor"))
+                      for n in range(6)))  # fmt: skip
+    with pytest.raises(PetsError) as refused:
+        index(tmp_path, images=".", label="folder")
+    assert str(refused.value).startswith(
+        "index.label is folder, which reads the folder right above each image as its class, but the class folder cat "
+        "holds subfolders of images (indoor, outdoor), e.g. cat/indoor/0.jpg"
+    )
+    rows, classes, _ = index(tmp_path, images="cat", label="folder")  # its subfolders as the classes, as it says
+    assert classes == ["indoor", "outdoor"] and len(rows) == 12
 
 
 def test_fixes_relabel_and_drop_after_the_split_and_are_counted(tmp_path):
@@ -204,7 +249,7 @@ def test_fixes_relabel_and_drop_after_the_split_and_are_counted(tmp_path):
     touch(tmp_path, *names)
     rows, _, _ = index(tmp_path)
     (tmp_path / "labels_fix.csv").write_text("file,label\nimages/cat_1.jpg,dog\nimages/dog_2.jpg,-\n")
-    fixed, classes, report = index(tmp_path, fixes=tmp_path / "labels_fix.csv")
+    fixed, classes, report = index(tmp_path, fixes=str(tmp_path / "labels_fix.csv"))
     expected = [
         {**row, "label": "dog"} if row["path"] == "images/cat_1.jpg" else row
         for row in rows
@@ -219,9 +264,9 @@ def test_a_class_with_too_few_images_fails_naming_it(tmp_path):
     touch(tmp_path, *(f"cats/{n}.jpg" for n in range(6)), "dogs/1.jpg", "owls/1.jpg", "owls/2.jpg")
     with pytest.raises(PetsError, match=r"^class dogs has 1 image\(s\), fewer than index.min_per_class \(5\), and 1 "
                        r"more class\(es\) too: add pictures of it, remove it from the data, or lower"):  # fmt: skip
-        index(tmp_path, images=".", label_rule="folder", min_per_class=5)
+        index(tmp_path, images=".", label="folder", min_per_class=5)
     with pytest.raises(PetsError, match=r"^class dogs has 1 image\(s\), fewer than index.min_per_class \(2\):"):
-        index(tmp_path, images=".", label_rule="folder", min_per_class=2)
+        index(tmp_path, images=".", label="folder", min_per_class=2)
 
 
 def test_unreadable_names_stay_on_one_line_and_the_fix_fits_the_label_rule(tmp_path):
@@ -231,4 +276,4 @@ def test_unreadable_names_stay_on_one_line_and_the_fix_fits_the_label_rule(tmp_p
     assert "\n" not in str(error.value) and "'images/two\\nlines.jpg'; fix index.pattern" in str(error.value)
     (tmp_path / "labels.csv").write_text("file,label\nimages/Abyssinian_1.jpg,cat\n")
     with pytest.raises(PetsError, match=r"cannot read 1 file name\(s\): .*; give each a row in labels.csv or set"):
-        index(tmp_path, label_rule="csv")
+        index(tmp_path, label="csv")

@@ -9,8 +9,9 @@ from tests.helpers import ROOT
 
 # Lowest first. A module may import from its own layer and from any layer before it.
 LAYERS = [
-    ("pets.errors", "pets.atomic", "pets.progress"),
+    ("pets.errors", "pets.atomic", "pets.progress", "pets.digest"),
     ("pets.config",),
+    ("pets.workspace",),
     ("pets.runtime",),
     ("pets.data",),
     ("pets.model",),

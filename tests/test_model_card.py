@@ -1,10 +1,14 @@
 """models/MODEL_CARD.md from what a run knows: the weakest classes, the splits, the calibration, the limits."""
 
-from pets.report.model_card import model_card, per_class_rows
-from tests.helpers import PARAMS
+from types import SimpleNamespace
 
-CHECKPOINT = {"arch": "resnet34", "classes": [f"breed{i}" for i in range(8)], "size": 224, "resolution": 288,
-              "resize": "crop", "mean": [0.5] * 3, "std": [0.25] * 3, "temperature": 1.25}  # fmt: skip
+from pets.model.classifier import Classifier
+from pets.report.model_card import model_card, per_class_rows
+from tests.helpers import PARAMS, preprocess
+
+# what the card reads of a model: its arch's name, head, classes, preprocessing and temperature (no weights)
+CLASSIFIER = Classifier(None, SimpleNamespace(name="resnet34"), "linear", [f"breed{i}" for i in range(8)],
+                        preprocess(224, resolution=288), temperature=1.25)  # fmt: skip
 SPLIT = {"error_rate": 0.05, "accuracy": 0.95, "loss": 0.2, "count": 100}
 CALIBRATION = {"temperature": 1.25, "bins": 15, "ece_before": 0.08, "ece_after": 0.02, "nll_before": 0.3,
                "nll_after": 0.2, "fitted_on": "valid, 100 images", "measured_on": "test, 200 images",
@@ -18,7 +22,7 @@ PERFECT = "class\tcount\taccuracy\tmost_confused_with\nbreed0\t10\t1.0\t\nbreed1
 
 def card(table=TSV, calibration=CALIBRATION):
     metrics = {"train": SPLIT, "valid": SPLIT, "test": {**SPLIT, "count": 200}, "calibration": calibration}
-    return model_card(params=PARAMS, checkpoint=CHECKPOINT, metrics=metrics, per_class=per_class_rows(table),
+    return model_card(params=PARAMS, classifier=CLASSIFIER, metrics=metrics, per_class=per_class_rows(table),
                       export={"images": 100, "max_abs_difference": 2e-6})  # fmt: skip
 
 

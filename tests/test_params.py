@@ -4,13 +4,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pets.config.params import check_params, check_unchanged, load_params
+from pets.config.params import check_unchanged, load_params
+from pets.config.settings import parse_params as check_params
 from pets.errors import PetsError
 
 
 @pytest.fixture(scope="module")
 def defaults():
-    return load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    """params.yaml's tree as read."""
+    return load_params(Path(__file__).resolve().parents[1] / "params.yaml").tree
 
 
 def changed(params, key, value):
@@ -78,7 +80,7 @@ def test_learning_rates_in_scientific_notation_are_numbers(tmp_path):
     )
     (tmp_path / "params.yaml").write_text(text)
     params = load_params(tmp_path / "params.yaml")
-    assert params["train"]["lr"] == 5e-05 and params["train"]["lr_unfrozen"] == [1e-5, 1e-3]
+    assert params.train.lr == 5e-05 and params.train.lr_unfrozen == (1e-5, 1e-3)
 
 
 def test_unknown_key_suggests_the_closest(defaults):

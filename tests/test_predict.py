@@ -1,6 +1,7 @@
 """`python -m pets predict`: bad arguments and odd inputs end with one line, never a traceback."""
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,16 +9,13 @@ import torch
 from PIL import Image
 
 from pets.__main__ import main
-from pets.model.build import build_model
 from pets.train.resume import write_state
 from tests.helpers import save_model
 
 
 @pytest.fixture
 def checkpoint(tmp_path):
-    torch.manual_seed(0)
-    model, mean, std = build_model("resnet18", ["cat", "dog"], "none", [0.5] * 3, [0.25] * 3)
-    save_model(tmp_path / "model.pt", model, arch="resnet18", classes=["cat", "dog"], size=16, mean=mean, std=std)
+    save_model(tmp_path / "model.pt", "resnet18", ["cat", "dog"], 16)
     return tmp_path / "model.pt"
 
 
@@ -57,10 +55,9 @@ def test_a_file_name_with_a_newline_stays_on_one_line(checkpoint, tmp_path, caps
 
 
 def test_a_checkpoint_of_an_unknown_arch_is_named(tmp_path):
-    model, mean, std = build_model("resnet18", ["cat", "dog"], "none", [0.5] * 3, [0.25] * 3)
-    save_model(
-        tmp_path / "odd.pt", model, arch="resnet_from_the_future", classes=["cat", "dog"], size=16, mean=mean, std=std
-    )
+    save_model(tmp_path / "odd.pt", "resnet18", ["cat", "dog"], 16)
+    checkpoint = torch.load(tmp_path / "odd.pt", weights_only=True)
+    torch.save({**checkpoint, "arch": "resnet_from_the_future"}, tmp_path / "odd.pt")
     status, message = run("predict", "--model", str(tmp_path / "odd.pt"), str(tmp_path))
     assert (
         status == 1 and f"{tmp_path / 'odd.pt'}: a model of an architecture this installation does not have" in message
@@ -105,3 +102,15 @@ def test_a_model_path_that_is_not_a_model_says_what_it_is(checkpoint, tmp_path):
     os.mkfifo(tmp_path / "fifo/pipe")
     status, message = run("predict", "--model", str(checkpoint), str(tmp_path / "fifo/pipe"))
     assert status == 1 and message.endswith("pipe: not a file or folder of images (a device, FIFO or socket)")
+
+
+def test_a_symlinked_subfolder_is_followed_as_training_follows_it_and_a_loop_ends(checkpoint, tmp_path, capsys):
+    folder, elsewhere = tmp_path / "pictures", tmp_path / "elsewhere"
+    for path in (folder / "real/a.png", elsewhere / "b.png"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(path)
+    (folder / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (folder / "real/loop").symlink_to(folder, target_is_directory=True)  # a link back up
+    assert run("predict", "--model", str(checkpoint), str(folder))[0] == 0
+    answered = [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()]
+    assert sorted(Path(path).name for path in answered) == ["a.png", "b.png"]  # each image once

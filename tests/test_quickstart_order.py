@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from pets.config.params import Loader
-from pets.config.quickstarts import quickstart_params
+from pets.workspace.quickstarts import quickstart_params
 from tests.pets_archive import pets_shaped_archives
 from tests.project import ROOT, Project, stages_run
 

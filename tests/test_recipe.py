@@ -5,10 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from pets.model.build import build_model
 from pets.model.heads import FastaiHead
 from pets.train.recipe import OneCycle, make_optimizer, phases, set_phase, train_mode
-from tests.helpers import fit_on, model_and_stats, recipe
+from tests.helpers import classifier_on, fit_on, recipe
 
 BATCHNORM = nn.modules.batchnorm._BatchNorm
 
@@ -37,23 +36,24 @@ def test_equal_momentums_keep_adamws_beta1_and_rates_as_without_them():
 
 
 def test_train_bn_trains_the_frozen_bodys_batchnorm_at_the_heads_rate(colour_cache):
-    model, mean, std = model_and_stats(colour_cache)
+    classifier = classifier_on(colour_cache)
+    model = classifier.module
     with_bn = recipe(train_bn=True, batchnorm_stats="pretrained")
-    frozen_lrs = phases(with_bn)[0][3]
-    set_phase(model, with_bn, frozen=True)
+    frozen_lrs = phases(with_bn, pretrained=True)[0][3]
+    set_phase(classifier, with_bn, frozen=True)
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
     assert trainable == {
         name
         for name, p in model.named_parameters()
         if name.startswith("fc.") or ".bn" in name or name.startswith("bn1") or "downsample.1" in name
     }
-    optimizer = make_optimizer(model, with_bn, frozen_lrs)
+    optimizer = make_optimizer(classifier, with_bn, frozen_lrs)
     assert {g["lr"] for g in optimizer.param_groups} == {frozen_lrs[-1]}
     assert sum(len(g["params"]) for g in optimizer.param_groups) == len(trainable)
-    train_mode(model, with_bn, frozen=True)
+    train_mode(classifier, with_bn, frozen=True)
     assert all(m.training for m in model.modules() if isinstance(m, BATCHNORM))  # statistics from the batches
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    fit_on(colour_cache, model, mean, std, with_bn)
+    fit_on(colour_cache, classifier, with_bn)
     after = model.state_dict()
     assert not torch.equal(before["bn1.running_mean"], after["bn1.running_mean"])
     assert not torch.equal(before["layer1.0.bn1.weight"], after["layer1.0.bn1.weight"])
@@ -61,21 +61,23 @@ def test_train_bn_trains_the_frozen_bodys_batchnorm_at_the_heads_rate(colour_cac
 
 
 def test_without_train_bn_the_frozen_body_keeps_its_batchnorm(colour_cache):
-    model, _, _ = model_and_stats(colour_cache)
+    classifier = classifier_on(colour_cache)
+    model = classifier.module
     plain = recipe(batchnorm_stats="batch")
-    set_phase(model, plain, frozen=True)
-    train_mode(model, plain, frozen=True)
+    set_phase(classifier, plain, frozen=True)
+    train_mode(classifier, plain, frozen=True)
     assert not any(m.training for m in model.modules() if isinstance(m, BATCHNORM))
     assert {name for name, p in model.named_parameters() if p.requires_grad} == {"fc.weight", "fc.bias"}
 
 
 def test_fastais_head_replaces_the_linear_one_and_its_batchnorm_always_learns(colour_cache):
-    model, _, _ = build_model("tf_efficientnet_lite0", ["blue", "red"], "none", [0.5] * 3, [0.25] * 3, head="fastai")
-    assert isinstance(model.get_classifier(), FastaiHead)
+    classifier = classifier_on(colour_cache, "tf_efficientnet_lite0", head="fastai")
+    model = classifier.module
+    assert isinstance(model.get_classifier(), FastaiHead) and classifier.head == "fastai"
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 2)
-    fastai = recipe(arch="tf_efficientnet_lite0", head="fastai", batchnorm_stats="pretrained")
-    set_phase(model, fastai, frozen=True)
-    train_mode(model, fastai, frozen=True)
+    fastai = recipe(head="fastai", batchnorm_stats="pretrained")
+    set_phase(classifier, fastai, frozen=True)
+    train_mode(classifier, fastai, frozen=True)
     head_bn = [m for m in model.get_classifier().modules() if isinstance(m, BATCHNORM)]
     body_bn = [m for m in model.modules() if isinstance(m, BATCHNORM) and m not in head_bn]
     assert len(head_bn) == 2 and all(m.training for m in head_bn) and not any(m.training for m in body_bn)
@@ -84,10 +86,11 @@ def test_fastais_head_replaces_the_linear_one_and_its_batchnorm_always_learns(co
 
 
 def test_group_by_count_cuts_the_body_into_runs_of_equal_length(colour_cache):
-    model, _, _ = build_model("tf_efficientnet_lite0", ["blue", "red"], "none", [0.5] * 3, [0.25] * 3)
+    classifier = classifier_on(colour_cache, "tf_efficientnet_lite0")
+    model = classifier.module
     lrs = [1e-4, 1e-3, 1e-2, 1e-1]
-    by_stages = make_optimizer(model, recipe(arch="tf_efficientnet_lite0", body_groups=3), lrs)
-    by_count = make_optimizer(model, recipe(arch="tf_efficientnet_lite0", body_groups=3, group_by="count"), lrs)
+    by_stages = make_optimizer(classifier, recipe(body_groups=3), lrs)
+    by_count = make_optimizer(classifier, recipe(body_groups=3, group_by="count"), lrs)
     counts = [len(g["params"]) for g in by_count.param_groups[:-1]]
     assert max(counts) - min(counts) <= 1
     assert counts != [len(g["params"]) for g in by_stages.param_groups[:-1]]
@@ -95,8 +98,9 @@ def test_group_by_count_cuts_the_body_into_runs_of_equal_length(colour_cache):
 
 
 def test_without_decay_on_batchnorm_and_biases_only_matrices_and_kernels_decay(colour_cache):
-    model, _, _ = model_and_stats(colour_cache)
-    optimizer = make_optimizer(model, recipe(decay_bn_bias=False), [1e-4, 1e-3, 1e-2])
+    classifier = classifier_on(colour_cache)
+    model = classifier.module
+    optimizer = make_optimizer(classifier, recipe(decay_bn_bias=False), [1e-4, 1e-3, 1e-2])
     for group in optimizer.param_groups:
         assert group["weight_decay"] == (0.0 if all(p.ndim <= 1 for p in group["params"]) else 0.01)
         assert len({p.ndim <= 1 for p in group["params"]}) == 1

@@ -1,14 +1,16 @@
 """A run resumed from the checkpoint of any epoch ends where an uninterrupted one does; a checkpoint that does not
 belong to the run is ignored with one line, and never loaded half."""
 
+import copy
 import shutil
 
 import pytest
 import torch
 
+from pets.config.settings import parse_params, set_dotted
 from pets.train.loop import TIMINGS
 from pets.train.resume import Resume, fingerprint, read_state, write_state
-from tests.helpers import fit_on, model_and_stats, recipe
+from tests.helpers import PARAMS, classifier_on, fit_on, recipe
 
 # pretrained=True: a frozen phase of 2 epochs, then an unfrozen one of 2, each with its own optimizer and schedule
 RECIPE = dict(epochs=2, epochs_unfrozen=2, batch_size=8, seed=3)
@@ -22,7 +24,8 @@ def without_timings(history):
 def uninterrupted(colour_cache, tmp_path_factory):
     """(final weights, history, {epoch: checkpoint path}) of a run that saved a resume checkpoint after every epoch."""
     folder = tmp_path_factory.mktemp("resume")
-    model, mean, std = model_and_stats(colour_cache)
+    classifier = classifier_on(colour_cache)
+    model = classifier.module
     resume = Resume("fingerprint", "resnet18", ["blue", "red"], folder / "resume.pt")
     saved = {}
 
@@ -30,19 +33,20 @@ def uninterrupted(colour_cache, tmp_path_factory):
         resume.save(model, optimizer, schedule, history)
         saved[len(history)] = shutil.copy(resume.path, folder / f"epoch{len(history)}.pt")
 
-    history = fit_on(colour_cache, model, mean, std, recipe(**RECIPE), after_epoch=after_epoch)
+    history = fit_on(colour_cache, classifier, recipe(**RECIPE), after_epoch=after_epoch)
     return model.state_dict(), history, saved
 
 
 @pytest.mark.parametrize("epoch", [1, 2, 3], ids=["in the frozen phase", "between the phases", "in the unfrozen phase"])
 def test_a_run_resumed_after_any_epoch_ends_bit_identical(colour_cache, uninterrupted, epoch):
     weights, history, saved = uninterrupted
-    model, mean, std = model_and_stats(colour_cache)  # a fresh model: the checkpoint brings the trained weights
+    classifier = classifier_on(colour_cache)
+    model = classifier.module  # a fresh model: the checkpoint brings the trained weights
     lines = []
     resumed = Resume("fingerprint", "resnet18", ["blue", "red"], saved[epoch]).load(model, lines.append)
     assert lines == [f"train: resuming after epoch {epoch} from {saved[epoch]}"]
     trained = []
-    resumed_history = fit_on(colour_cache, model, mean, std, recipe(**RECIPE), log=trained.append, resumed=resumed)
+    resumed_history = fit_on(colour_cache, classifier, recipe(**RECIPE), log=trained.append, resumed=resumed)
     assert [line.split(":")[0] for line in trained] == [
         f"epoch {e} ({'frozen' if e <= 2 else 'unfrozen'})" for e in range(epoch + 1, 5)
     ]  # only the remaining epochs
@@ -55,16 +59,22 @@ def test_the_fingerprint_follows_the_params_and_the_cache(colour_cache, tmp_path
     (tmp_path / "dvc.yaml").write_text("stages:\n  train:\n    params: [arch, weights, size, train]\n")
     cache = tmp_path / "cache"
     shutil.copytree(colour_cache, cache, ignore=shutil.ignore_patterns("images"))
-    params = {"arch": "resnet18", "weights": "none", "size": 16, "train": {"lr": 0.01}, "evaluate": {"tta": False}}
-    first = fingerprint(params, cache)
-    assert fingerprint({**params, "evaluate": {"tta": True}}, cache) == first  # not a param of the train stage
-    assert fingerprint({**params, "train": {"lr": 0.02}}, cache) != first
+
+    def params(**changes):
+        tree = copy.deepcopy(PARAMS.tree)
+        for key, value in {"arch": "resnet18", "weights": "none", "size": 16, **changes}.items():
+            set_dotted(tree, key, value)
+        return parse_params(tree)
+
+    first = fingerprint(params(), cache)
+    assert fingerprint(params(**{"evaluate.tta": True}), cache) == first  # not a param of the train stage
+    assert fingerprint(params(**{"train.lr": 0.02}), cache) != first
     with open(cache / "train.npy", "r+b") as pixels:  # one byte of one image
         pixels.seek(-1, 2)
         last = pixels.read(1)
         pixels.seek(-1, 2)
         pixels.write(bytes([last[0] ^ 1]))
-    assert fingerprint(params, cache) != first
+    assert fingerprint(params(), cache) != first
 
 
 def damaged(path):
@@ -136,7 +146,7 @@ def test_a_checkpoint_of_something_else_is_ignored_with_one_line(
     path = shutil.copy(uninterrupted[2][1], tmp_path / "resume.pt")
     if damage:
         damage(path)
-    model, _, _ = model_and_stats(colour_cache)
+    model = classifier_on(colour_cache).module
     before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
     lines = []
     settings = {"fingerprint": "fingerprint", "arch": "resnet18", "classes": ["blue", "red"], **run}
@@ -150,7 +160,7 @@ def test_a_checkpoint_that_does_not_fit_the_model_is_not_loaded_half(colour_cach
     state = read_state(uninterrupted[2][1])[0]
     state["model"]["fc.weight"] = torch.zeros(2, 16)  # the last tensor is wrong, every other one would load
     write_state(path, state)
-    model, _, _ = model_and_stats(colour_cache)
+    model = classifier_on(colour_cache).module
     before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
     lines = []
     assert Resume("fingerprint", "resnet18", ["blue", "red"], path).load(model, lines.append) is None

@@ -12,7 +12,7 @@ from pets.inference import forward
 from pets.inference.predict import predict_files
 from pets.runtime.profile import Runtime
 from pets.train.loop import training_step, validate
-from tests.helpers import fit_on, model_and_stats, preprocess_of, recipe
+from tests.helpers import classifier_on, fit_on, recipe
 
 ACCELERATOR = Runtime.accelerator(torch.device("cpu"))
 
@@ -36,20 +36,17 @@ class Watch:
 def trained(balanced_colour_cache):
     """A resnet18 trained on the colour cache by `fit` with the accelerator's choices, a frozen then an unfrozen
     epoch pair; with its validation error before training."""
-    model, mean, std = model_and_stats(balanced_colour_cache)
-    preprocess = preprocess_of(balanced_colour_cache, mean, std)
-    ACCELERATOR.place(model)
-    before = validate(model, CachedSplit(balanced_colour_cache, "valid"), preprocess, ACCELERATOR)
-    watch = Watch(model)
+    classifier = classifier_on(balanced_colour_cache)
+    ACCELERATOR.place(classifier.module)
+    before = validate(classifier, CachedSplit(balanced_colour_cache, "valid"), ACCELERATOR)
+    watch = Watch(classifier.module)
     history = fit_on(
         balanced_colour_cache,
-        model,
-        mean,
-        std,
+        classifier,
         recipe(epochs=2, epochs_unfrozen=2, batchnorm_stats="pretrained"),
         runtime=ACCELERATOR,
     )
-    return model, preprocess, before, history, watch
+    return classifier, before, history, watch
 
 
 def test_the_accelerator_profile_is_bf16_channels_last_and_grid_sample():
@@ -60,7 +57,8 @@ def test_the_accelerator_profile_is_bf16_channels_last_and_grid_sample():
 
 
 def test_fit_trains_in_bf16_on_channels_last_inputs_and_the_loss_falls(trained):
-    model, _, (loss_before, error_before), history, watch = trained
+    classifier, (loss_before, error_before), history, watch = trained
+    model = classifier.module
     assert [row["phase"] for row in history] == ["frozen"] * 2 + ["unfrozen"] * 2
     losses = [row["train_loss"] for row in history]
     assert all(np.isfinite(losses)) and losses[-1] < losses[0]
@@ -72,17 +70,17 @@ def test_fit_trains_in_bf16_on_channels_last_inputs_and_the_loss_falls(trained):
 
 
 def test_a_training_step_computes_its_loss_in_float32(balanced_colour_cache, trained):
-    model, preprocess, *_ = trained
+    classifier, *_ = trained
     pixels, labels = CachedSplit(balanced_colour_cache, "train")[range(8)]
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    model.train()
+    optimizer = torch.optim.AdamW(classifier.module.parameters(), lr=1e-4)
+    classifier.module.train()
     loss = training_step(
-        model,
+        classifier,
+        classifier.module,
         pixels,
         labels,
         optimizer=optimizer,
-        recipe=recipe(),
-        preprocess=preprocess,
+        augment=recipe().augment,
         runtime=ACCELERATOR,
         generator=torch.Generator().manual_seed(0),
     )
@@ -91,23 +89,19 @@ def test_a_training_step_computes_its_loss_in_float32(balanced_colour_cache, tra
 
 @pytest.mark.parametrize("tta", [False, True], ids=["plain", "tta"])
 def test_evaluation_gives_float32_probabilities_that_sum_to_one(balanced_colour_cache, trained, tta):
-    model, preprocess, *_ = trained
+    classifier, *_ = trained
     split = CachedSplit(balanced_colour_cache, "valid")
-    probs = forward.predict_probs(model, split, preprocess, ACCELERATOR, tta=tta)
+    probs = forward.predict_probs(classifier, split, ACCELERATOR, tta=tta)
     assert probs.dtype == torch.float32 and probs.shape == (len(split), 2)
     assert torch.allclose(probs.sum(1), torch.ones(len(split)), atol=1e-5)
     assert (probs.argmax(1).numpy() != split.labels).mean() <= 0.125
 
 
 def test_predict_on_files_gives_probabilities_of_the_trained_classes(balanced_colour_cache, trained):
-    model, preprocess, *_ = trained
+    classifier, *_ = trained
     split = CachedSplit(balanced_colour_cache, "valid")
     paths = [balanced_colour_cache / name for name in split.files]
-    results = list(
-        predict_files(
-            model, classes=["blue", "red"], preprocess=preprocess, paths=paths, runtime=ACCELERATOR, top_k=2, workers=0
-        )
-    )
+    results = list(predict_files(classifier, paths, runtime=ACCELERATOR, top_k=2, workers=0))
     assert [path for path, _, _ in results] == paths
     for _, top, error in results:
         assert error == "" and {name for name, _ in top} == {"blue", "red"}

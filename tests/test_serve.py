@@ -1,9 +1,12 @@
 """The served page's server: answers, and every bad upload a 4xx with one line while it keeps serving, in bounded
 memory. (The page itself, in a real browser: tests/test_ship.py.)"""
 
+import contextlib
 import http.client
 import io
 import json
+import re
+import socket
 import struct
 import subprocess
 import sys
@@ -14,12 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
+from pets.errors import PetsError
 from pets.inference.predict import TorchClassifier
-from pets.model.archs import resolve
 from pets.serve import server as serving
+from pets.serve import web as serving_web
 from tests.helpers import CPU, ROOT, save_model
 from tests.imagefiles import encode, gradient
 
@@ -52,9 +55,7 @@ class Counting:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     path = tmp_path_factory.mktemp("serve") / "model.pt"
-    torch.manual_seed(0)
-    save_model(path, resolve("resnet18").create(3).eval(), arch="resnet18", classes=["a", "b", "c"], size=32,
-               mean=(0.5,) * 3, std=(0.25,) * 3)  # fmt: skip
+    save_model(path, "resnet18", ["a", "b", "c"], 32)
     classifier = Counting(TorchClassifier(path, CPU))
     server = serving.make_server(classifier, port=0, min_confidence=0.8)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -161,7 +162,9 @@ def test_an_upload_that_stalls_frees_its_slot_with_one_line(served, monkeypatch,
     monkeypatch.setattr(serving.Handler, "timeout", 0.5)
     server = served[0]
     status, reply = post(server, b"\x89PNG\r\n", "image/png", headers={"Content-Length": "1000"})  # 8 of 1000 bytes
-    assert status == 408 and reply["error"] == "the upload stalled for 0.5 s: send it again"
+    assert status == 408 and reply["error"] == (
+        "the upload stalled or was too slow (6 of 1000 bytes arrived in time): send it again"
+    )
     assert "Traceback" not in capsys.readouterr().err
     with ThreadPoolExecutor(4) as pool:  # both slots free again
         assert [status for status, _ in pool.map(lambda _: post(server, encode(gradient(), "PNG")), range(4))] == [
@@ -187,8 +190,8 @@ def test_twenty_uploads_at_once_are_all_answered_at_most_two_decoding_at_a_time(
 def test_beyond_the_queue_an_upload_is_told_to_try_again(served, monkeypatch):
     monkeypatch.setattr(serving, "WAITING", 0)
     server, _ = served
-    bodies = [encode(gradient(), "PNG")] * 8
-    with ThreadPoolExecutor(8) as pool:
+    bodies = [encode(gradient(), "PNG")] * (serving.READING + 4)
+    with ThreadPoolExecutor(len(bodies)) as pool:
         replies = list(pool.map(lambda body: post(server, body), bodies))
     busy = [reply["error"] for status, reply in replies if status == 503]
     assert busy and set(busy) == {"busy: too many uploads at once, try again shortly"}
@@ -196,8 +199,7 @@ def test_beyond_the_queue_an_upload_is_told_to_try_again(served, monkeypatch):
 
 
 def test_serving_on_every_network_warns_in_one_line(tmp_path):
-    save_model(tmp_path / "model.pt", resolve("resnet18").create(2), arch="resnet18", classes=["a", "b"], size=32,
-               mean=(0.5,) * 3, std=(0.5,) * 3)  # fmt: skip
+    save_model(tmp_path / "model.pt", "resnet18", ["a", "b"], 32)
     command = [sys.executable, "-m", "pets", "serve", "--model", str(tmp_path / "model.pt"), "--host", "0.0.0.0"]
     process = subprocess.Popen([*command, "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)  # fmt: skip
@@ -217,10 +219,117 @@ def test_a_min_confidence_outside_0_to_1_is_one_line(tmp_path):
 
 
 def test_a_port_in_use_is_one_line(served):
-    with pytest.raises(
-        serving.PetsError, match=r"^cannot serve on 127\.0\.0\.1:\d+ \(.+\): choose another with --port$"
-    ):
+    with pytest.raises(PetsError, match=r"^cannot serve on 127\.0\.0\.1:\d+: the port is in use; choose another with "
+                       r"--port$"):  # fmt: skip
         serving.make_server(served[1], port=served[0].server_port)
+
+
+@pytest.mark.parametrize(
+    "host, said",
+    [("nosuchhost.invalid", "cannot serve on nosuchhost.invalid: no such address here"),
+     ("192.0.2.1", "cannot serve on 192.0.2.1:0 (Cannot assign requested address): --host must be an address of "
+      "this machine")],
+)  # fmt: skip
+def test_a_host_it_cannot_listen_on_is_one_line_about_the_host_not_the_port(served, host, said):
+    with pytest.raises(PetsError, match=re.escape(said)) as refused:
+        serving.make_server(served[1], host=host, port=0)
+    assert "--port" not in str(refused.value)
+
+
+def test_ipv6_hosts_are_served(served):
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    try:
+        server = serving.make_server(served[1], host="::1", port=0)
+    except PetsError as error:
+        pytest.skip(f"no IPv6 loopback here: {error}")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        connection = http.client.HTTPConnection("::1", server.server_port, timeout=10)
+        connection.request("GET", "/model")
+        assert json.loads(connection.getresponse().read())["classes"] == ["a", "b", "c"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_port_out_of_range_is_one_line():
+    result = subprocess.run([sys.executable, "-m", "pets", "serve", "--port", "70000"], cwd=ROOT,
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].endswith("argument --port: must be 0 (any free port) to 65535, not 70000")
+
+
+@pytest.mark.parametrize(
+    "length, said",
+    [("-5", "the upload's Content-Length -5 is not a size"),
+     (str(10**20), "the file is 100,000,000,000,000,000,000 bytes: the limit is 20 MB"),
+     ("12abc", "the upload's Content-Length '12abc' is not a number")],
+)  # fmt: skip
+def test_a_content_length_that_is_no_size_is_named_as_such(served, length, said):
+    status, reply = post(served[0], b"", headers={"Content-Length": length})
+    assert status in (400, 413) and reply["error"] == said
+
+
+def trickle(port, seconds):
+    """An upload declaring 1000 bytes and sending one byte every `seconds`, until the server answers."""
+    connection = socket.create_connection(("127.0.0.1", port), timeout=60)
+    connection.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n")
+    connection.settimeout(seconds)
+    started = time.monotonic()
+    while time.monotonic() - started < 60:
+        try:
+            answer = connection.recv(4096)
+            connection.close()
+            return answer.split(b"\r\n", 1)[0].decode(), time.monotonic() - started
+        except TimeoutError:
+            with contextlib.suppress(OSError):
+                connection.sendall(b"x")
+    raise AssertionError("the server never answered the trickling upload")
+
+
+def test_uploads_trickling_a_byte_at_a_time_do_not_block_a_normal_one(served, monkeypatch):
+    """Two clients sending a byte every 2 s held both decode slots, and a normal upload waited 47 s; now a body is read
+    before a slot is taken, and one that falls behind the minimum rate is answered 408 within seconds."""
+    monkeypatch.setattr(serving_web, "BODY_SECONDS", 2.0)
+    server = served[0]
+    with ThreadPoolExecutor(2) as pool:
+        trickling = [pool.submit(trickle, server.server_port, 0.5) for _ in range(2)]
+        time.sleep(0.5)  # both are reading
+        started = time.monotonic()
+        status, _ = post(server, encode(gradient(), "PNG"))
+        answered = time.monotonic() - started
+        slow = [future.result() for future in trickling]
+    assert status == 200 and answered < 3, answered
+    assert all(line == "HTTP/1.0 408 Request Timeout" and seconds < 10 for line, seconds in slow), slow
+
+
+def test_a_client_that_leaves_before_its_answer_is_one_line_in_the_log_not_a_traceback(served, capfd):
+    server = served[0]
+    for request in (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"GET /model HTTP/1.1\r\nHost: x\r\n\r\n"):
+        client = socket.create_connection(("127.0.0.1", server.server_port))
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # closed with a reset
+        client.sendall(request)
+        client.close()
+    png = encode(gradient(), "PNG")
+    client = socket.create_connection(("127.0.0.1", server.server_port))
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    client.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: "
+                   + str(len(png)).encode() + b"\r\n\r\n" + png)  # fmt: skip
+    client.close()
+    time.sleep(1.0)
+    assert post(server, png)[0] == 200  # still serving
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_control_characters_of_a_request_are_escaped_in_the_log(served, capfd):
+    client = socket.create_connection(("127.0.0.1", served[0].server_port), timeout=10)
+    client.sendall(b"GET /\x1b[2J\x1b[31mred HTTP/1.1\r\nHost: x\r\n\r\n")
+    client.recv(4096)
+    client.close()
+    time.sleep(0.2)
+    err = capfd.readouterr().err
+    assert "\x1b" not in err and "\\x1b[2J" in err  # as the standard library writes it
 
 
 def test_the_decoded_image_is_what_predict_decodes(served, tmp_path):

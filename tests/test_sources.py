@@ -8,6 +8,7 @@ import pytest
 import torch
 import torchvision
 
+from pets.config.weights import Weights
 from pets.data.sources import local_files, weights_file
 from pets.errors import PetsError
 from tests.helpers import SHORT
@@ -43,25 +44,25 @@ def test_a_weights_file_is_recorded_by_its_content_and_the_librarys_own_weights_
     weights = tmp_path / "body.pt"
     weights.write_bytes(b"weights")
     memo = {}
-    assert weights_file(str(weights), memo) == {
+    assert weights_file(Weights.parse(str(weights)), memo) == {
         "weights": str(weights), "size": 7, "sha256": hashlib.sha256(b"weights").hexdigest()
     }  # fmt: skip
-    assert weights_file("imagenet", memo) == {"weights": "imagenet"} and weights_file("none", memo) == {
-        "weights": "none"
-    }
+    assert weights_file(Weights.parse("imagenet"), memo) == {"weights": "imagenet"} and weights_file(
+        Weights.parse("none"), memo
+    ) == {"weights": "none"}
 
 
 def test_weights_that_are_no_file_or_trains_own_output_fail_in_the_first_stage(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(PetsError, match=r"weights is 'gone.pt': no such file \(allowed: imagenet, none, or a file"):
-        weights_file("gone.pt", {})
+        weights_file(Weights.parse("gone.pt"), {})
     with pytest.raises(PetsError, match=r"weights is 'ImageNet': no such file; did you mean imagenet\?"):
-        weights_file("ImageNet", {})
+        weights_file(Weights.parse("ImageNet"), {})
     (tmp_path / "models").mkdir()
     (tmp_path / "models/model.pt").write_bytes(b"a trained model")
     with pytest.raises(PetsError, match=r"the train stage's own output, which DVC deletes before the stage runs; "
                        r"copy it aside \(cp models/model.pt models/start.pt\)"):  # fmt: skip
-        weights_file("models/model.pt", {})
+        weights_file(Weights.parse("models/model.pt"), {})
 
 
 def test_a_file_replaced_by_one_of_the_same_size_and_mtime_is_noticed_and_an_unchanged_one_not_read(
@@ -70,15 +71,19 @@ def test_a_file_replaced_by_one_of_the_same_size_and_mtime_is_noticed_and_an_unc
     weights = tmp_path / "body.pt"
     weights.write_bytes(b"weights A")
     memo, before = {}, weights.stat()
-    first = weights_file(str(weights), memo)
+    first = weights_file(Weights.parse(str(weights)), memo)
     replacement = tmp_path / "restored.pt"  # what rsync -t or a restore from backup does: same size, old mtime
     replacement.write_bytes(b"weights B")
     os.utime(replacement, ns=(before.st_atime_ns, before.st_mtime_ns))
     os.replace(replacement, weights)
     assert weights.stat().st_size == before.st_size and weights.stat().st_mtime_ns == before.st_mtime_ns
-    assert weights_file(str(weights), memo)["sha256"] == hashlib.sha256(b"weights B").hexdigest() != first["sha256"]
+    assert (
+        weights_file(Weights.parse(str(weights)), memo)["sha256"]
+        == hashlib.sha256(b"weights B").hexdigest()
+        != first["sha256"]
+    )
     monkeypatch.setattr(hashlib, "file_digest", lambda *a: pytest.fail("read a file whose status did not change"))
-    assert weights_file(str(weights), memo)["sha256"] == hashlib.sha256(b"weights B").hexdigest()
+    assert weights_file(Weights.parse(str(weights)), memo)["sha256"] == hashlib.sha256(b"weights B").hexdigest()
 
 
 def test_a_weights_file_replaced_in_place_trains_again(tmp_path):

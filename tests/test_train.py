@@ -4,17 +4,17 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from pets.errors import PetsError
-from pets.model.freezing import layer_groups
 from pets.runtime.profile import Runtime
 from pets.train.loop import TIMINGS
 from pets.train.recipe import OneCycle, make_optimizer, phases
-from tests.helpers import NO_AUGMENT, fit_on, model_and_stats, recipe
+from tests.helpers import NO_AUGMENT, classifier_on, fit_on, recipe
 
 
 def test_a_frozen_epoch_leaves_the_body_bit_identical_and_trains_the_head(colour_cache):
-    model, mean, std = model_and_stats(colour_cache)
+    classifier = classifier_on(colour_cache)
+    model = classifier.module
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    fit_on(colour_cache, model, mean, std, recipe())
+    fit_on(colour_cache, classifier, recipe())
     after = model.state_dict()
     body = [k for k in before if not k.startswith("fc.")]
     assert all(torch.equal(before[k], after[k]) for k in body)  # weights and BatchNorm statistics alike
@@ -22,22 +22,22 @@ def test_a_frozen_epoch_leaves_the_body_bit_identical_and_trains_the_head(colour
 
 
 def test_the_unfrozen_phase_updates_every_layer_group_at_its_own_rate(colour_cache):
-    model, mean, std = model_and_stats(colour_cache)
-    frozen, unfrozen = phases(recipe())
+    classifier = classifier_on(colour_cache)
+    frozen, unfrozen = phases(recipe(), pretrained=True)
     assert frozen[3] == [0.0, 0.0, 1e-2]
     assert np.allclose(unfrozen[3], [1e-4, 1e-3, 1e-2])
-    optimizer = make_optimizer(model, recipe(), unfrozen[3])
-    groups = layer_groups(model, "resnet18", 2)
+    optimizer = make_optimizer(classifier, recipe(), unfrozen[3])
+    groups = classifier.layer_groups(2)
     assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([1e-4, 1e-3, 1e-2])
     assert [len(g["params"]) for g in optimizer.param_groups] == [len(g) for g in groups]
     before = [[p.clone() for p in g] for g in groups]
-    fit_on(colour_cache, model, mean, std, recipe(epochs=0, epochs_unfrozen=1))
+    fit_on(colour_cache, classifier, recipe(epochs=0, epochs_unfrozen=1))
     for group_before, group_after in zip(before, groups):
         assert any(not torch.equal(b, a) for b, a in zip(group_before, group_after))
 
 
 def test_without_pretrained_weights_everything_trains_from_the_start():
-    first, _ = phases(recipe(pretrained=False))
+    first, _ = phases(recipe(), pretrained=False)
     assert first[0] == "all" and first[1] is False and first[3] == [1e-2] * 3
 
 
@@ -69,31 +69,31 @@ def test_one_cycle_works_for_a_handful_of_steps():
 def test_training_learns_the_colours_and_is_deterministic_on_cpu(colour_cache):
     runs = []
     for _ in range(2):
-        model, mean, std = model_and_stats(colour_cache)
-        runs.append(
-            fit_on(colour_cache, model, mean, std, recipe(pretrained=False, epochs=4, lr=3e-3, augment=NO_AUGMENT))
-        )
+        classifier = classifier_on(colour_cache, pretrained=False)
+        runs.append(fit_on(colour_cache, classifier, recipe(epochs=4, lr=3e-3, augment=NO_AUGMENT)))
     assert runs[0][-1]["error_rate"] <= 0.1
     strip = [[{k: v for k, v in row.items() if k not in TIMINGS} for row in run] for run in runs]
     assert strip[0] == strip[1]
 
 
 def test_a_diverging_loss_stops_with_the_epoch_and_a_hint(colour_cache):
-    model, mean, std = model_and_stats(colour_cache)
+    classifier = classifier_on(colour_cache)
+    model = classifier.module
     with torch.no_grad():
         model.fc.weight.fill_(float("nan"))
     with pytest.raises(PetsError, match=r"became nan in epoch 1 \(frozen phase\); try a lower learning rate"):
-        fit_on(colour_cache, model, mean, std, recipe())
+        fit_on(colour_cache, classifier, recipe())
 
 
 def test_a_batch_larger_than_the_training_set_is_refused_before_training(colour_cache):
-    model, mean, std = model_and_stats(colour_cache)
+    classifier = classifier_on(colour_cache)
     with pytest.raises(PetsError, match=r"train.batch_size \(64\) is larger than the training set \(36 images\)"):
-        fit_on(colour_cache, model, mean, std, recipe(batch_size=64))
+        fit_on(colour_cache, classifier, recipe(batch_size=64))
 
 
 def test_out_of_memory_names_the_batch_size_and_suggests_half(colour_cache, monkeypatch):
-    model, mean, std = model_and_stats(colour_cache)
+    classifier = classifier_on(colour_cache)
+    model = classifier.module
 
     def out_of_memory(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
@@ -104,16 +104,17 @@ def test_out_of_memory_names_the_batch_size_and_suggests_half(colour_cache, monk
         match=r"out of GPU memory in epoch 1 at train.batch_size 8; "
         r"try -S train.batch_size=4",
     ):
-        fit_on(colour_cache, model, mean, std, recipe())
+        fit_on(colour_cache, classifier, recipe())
 
 
 @pytest.mark.parametrize("batchnorm_stats", ["pretrained", "batch"])
 def test_unfrozen_batchnorm_keeps_the_pretrained_statistics_unless_told_to_follow_the_batches(
     colour_cache, batchnorm_stats
 ):
-    model, mean, std = model_and_stats(colour_cache)
+    classifier = classifier_on(colour_cache)
+    model = classifier.module
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    fit_on(colour_cache, model, mean, std, recipe(epochs=0, epochs_unfrozen=1, batchnorm_stats=batchnorm_stats))
+    fit_on(colour_cache, classifier, recipe(epochs=0, epochs_unfrozen=1, batchnorm_stats=batchnorm_stats))
     after = model.state_dict()
     statistics = [k for k in before if k.endswith(("running_mean", "running_var"))]
     kept = all(torch.equal(before[k], after[k]) for k in statistics)
@@ -125,7 +126,8 @@ def test_unfrozen_batchnorm_keeps_the_pretrained_statistics_unless_told_to_follo
 def test_every_step_keeps_adamws_momentum_and_decays_every_parameter_that_trains(colour_cache):
     """Two of fastai's levers measured and not taken (README, bench.levers): beta1 cycled 0.95-0.85-0.95 with the
     rate, and no weight decay on BatchNorm and biases, made no difference beyond the spread between seeds."""
-    model, mean, std = model_and_stats(colour_cache)
+    classifier = classifier_on(colour_cache)
+    model = classifier.module
     steps = []
 
     def record(optimizer, args, kwargs):
@@ -141,7 +143,7 @@ def test_every_step_keeps_adamws_momentum_and_decays_every_parameter_that_trains
 
     hook = register_optimizer_step_pre_hook(record)
     try:
-        fit_on(colour_cache, model, mean, std, recipe(epochs=1, epochs_unfrozen=1))
+        fit_on(colour_cache, classifier, recipe(epochs=1, epochs_unfrozen=1))
     finally:
         hook.remove()
     assert len(steps) == 2 * (36 // 8)

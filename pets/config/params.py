@@ -1,17 +1,29 @@
-"""Read params.yaml (checked by pets.config.schema) and notice when it changes under a running stage."""
+"""Read params.yaml into its typed settings (pets.config.settings) and notice when it changes under a running stage."""
 
 import re
 from pathlib import Path
 
 import yaml
 
-from pets.config.schema import check_params
+from pets.config.settings import Params, dotted_value, parse_params
 from pets.errors import PetsError
 
 
 class Loader(yaml.SafeLoader):
     """YAML 1.2's floats too: `5e-05` (as `dvc exp run -S train.lr=0.00005` writes it) and `1e-3` are numbers,
-    where YAML 1.1, PyYAML's, reads them as strings."""
+    where YAML 1.1, PyYAML's, reads them as strings. A key given twice in one mapping is an error (PyYAML would keep
+    the last silently; DVC's own reader refuses it)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str | int | float | bool):  # an unhashable key: SafeLoader's own error says so
+                continue
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"found duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 Loader.add_implicit_resolver(
@@ -21,19 +33,21 @@ Loader.add_implicit_resolver(
 )
 
 
-def stage_param_keys(stage: str, dvc_yaml: str | Path = "dvc.yaml") -> list[str]:
-    """The dotted params keys `stage` lists under `params:` in dvc.yaml: the params it reads."""
-    return yaml.safe_load(Path(dvc_yaml).read_text())["stages"][stage]["params"]
+def stage_param_keys(stage: str, dvc_yaml: str | Path = "dvc.yaml", data: str | None = None) -> list[str]:
+    """The dotted params keys `stage` lists under `params:` in dvc.yaml: the params it reads (`${data}` replaced by
+    `data` when given)."""
+    keys = yaml.safe_load(Path(dvc_yaml).read_text())["stages"][stage]["params"]
+    return [key.replace("${data}", data) for key in keys] if data else keys
 
 
 def check_unchanged(
-    params: dict, stage: str, path: str | Path = "params.yaml", dvc_yaml: str | Path = "dvc.yaml"
+    params: Params, stage: str, path: str | Path = "params.yaml", dvc_yaml: str | Path = "dvc.yaml"
 ) -> None:
     """Fail when a param `stage` reads (its `params:` in dvc.yaml) is no longer in params.yaml what the stage
     started with: DVC records params.yaml as it is when a stage ends, and would record params it never used."""
     now = yaml.load(Path(path).read_text(), Loader=Loader)
-    for key in stage_param_keys(stage, dvc_yaml):
-        changed = _first_difference(params, now, key.split("."))
+    for key in stage_param_keys(stage, dvc_yaml, params.data):
+        changed = _first_difference(params.value(key), dotted_value(now, key), key)
         if changed:
             raise PetsError(
                 f"params.yaml changed while the {stage} stage ran ({changed[0]} was {changed[1]!r}, is now "
@@ -41,34 +55,35 @@ def check_unchanged(
             )
 
 
-def _first_difference(before, after, path, done=()):
-    """(dotted key, old, new) of the first value below `path` that differs between two params trees, or None."""
-
-    def pick(tree):
-        return tree.get(path[0]) if isinstance(tree, dict) else None
-
-    if path:
-        return _first_difference(pick(before), pick(after), path[1:], (*done, path[0]))
+def _first_difference(before, after, where):
+    """(dotted key, old, new) of the first value below `where` that differs between two params trees, or None."""
     if isinstance(before, dict) and isinstance(after, dict):
-        return next(
-            filter(
-                None,
-                (
-                    _first_difference(before.get(k), after.get(k), [], (*done, k))
-                    for k in sorted(set(before) | set(after), key=str)
-                ),
-            ),
-            None,
-        )
-    return (".".join(done), before, after) if before != after else None
+        for key in sorted(set(before) | set(after), key=str):
+            if changed := _first_difference(before.get(key), after.get(key), f"{where}.{key}"):
+                return changed
+        return None
+    return (where, before, after) if before != after else None
 
 
-def load_params(path: str | Path = "params.yaml") -> dict:
+def parse_yaml(text: str, source: object) -> object:
+    """A YAML text as params.yaml is read; one line naming `source` when it is not valid YAML."""
+    try:
+        return yaml.load(text, Loader=Loader)
+    except yaml.YAMLError as error:
+        raise PetsError(f"{source} is not valid YAML: {' '.join(str(error).split())}") from None
+
+
+def read_params(path: str | Path = "params.yaml") -> object:
+    """params.yaml's tree as YAML reads it, unchecked."""
     path = Path(path)
     try:
-        params = yaml.load(path.read_text(), Loader=Loader)
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise PetsError(f"{path} not found: run the stages from the project's root folder") from None
-    except yaml.YAMLError as error:
-        raise PetsError(f"{path} is not valid YAML: {' '.join(str(error).split())}") from None
-    return check_params(params)
+    except (OSError, UnicodeDecodeError) as error:
+        raise PetsError(f"{path}: cannot read it ({error})") from None
+    return parse_yaml(text, path)
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    return parse_params(read_params(path))

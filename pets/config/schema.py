@@ -1,6 +1,6 @@
-"""The rules of params.yaml, every one of them: the sources stage, which DVC runs first and every time, checks the
-whole file with them, so a wrong param fails in the first second, before anything is downloaded or computed. Each
-message names the key and what is allowed."""
+"""The rules of params.yaml's values: each key's rule (pets.config.settings attaches one to every field), the rules
+of the dataset recipes, and those that relate keys (arch and size, ...). Each message names the key and what is
+allowed."""
 
 import difflib
 import math
@@ -10,7 +10,7 @@ from pets.config import archs
 from pets.errors import PetsError
 
 
-def _closest(word, choices):
+def closest(word, choices):
     close = difflib.get_close_matches(str(word), list(choices), n=3, cutoff=0.5)
     return f" (did you mean {', '.join(close)}?)" if close else ""
 
@@ -19,7 +19,7 @@ def one_of(*choices):
     def check(key, value):
         if value not in choices:
             raise PetsError(
-                f"params.yaml: {key} is {value!r}; allowed: {', '.join(map(str, choices))}{_closest(value, choices)}"
+                f"params.yaml: {key} is {value!r}; allowed: {', '.join(map(str, choices))}{closest(value, choices)}"
             )
 
     return check
@@ -99,79 +99,6 @@ def mapping(key, value):
 
 
 SEED = number(0, 2**32 - 1, integer=True)  # what NumPy and torch generators both take
-
-SCHEMA = {
-    "data": text,
-    "arch": text,
-    "weights": text,
-    "size": number(0, low_open=True, integer=True),
-    "threads": count_or_auto,
-    "datasets": mapping,
-    "index": {
-        "images": text,
-        "label": one_of("regex", "folder", "csv"),
-        "pattern": regex_with_group,
-        "csv": text,
-        "split": one_of("random", "official", "csv"),
-        "valid_frac": number(0, 1, low_open=True),
-        "seed": SEED,
-        "skip_unlabelled": flag,
-        "min_per_class": number(1, integer=True),
-        "duplicates": one_of("report", "drop_across_splits"),
-        "fixes": optional_text,
-    },
-    "cache": {
-        "resolution": number(0, low_open=True, integer=True),
-        "resize": one_of("crop", "squish"),
-        "max_bad_frac": number(0, 1),
-        "workers": number(0, integer=True),
-    },
-    "train": {
-        "seed": SEED,
-        "batch_size": number(2, integer=True),  # BatchNorm cannot train on batches of one
-        "epochs": number(0, integer=True),
-        "epochs_unfrozen": number(0, integer=True),
-        "lr": number(0, low_open=True),
-        "lr_unfrozen": lr_range,
-        "body_groups": number(1, integer=True),
-        "weight_decay": number(0),
-        "batchnorm_stats": one_of("pretrained", "batch"),
-        "devices": count_or_auto,
-        "momentum": momentum_pair,
-        "train_bn": flag,
-        "head": one_of("linear", "fastai"),
-        "group_by": one_of("stages", "count"),
-        "decay_bn_bias": flag,
-        "augment": {
-            "min_scale": number(0, 1, low_open=True),
-            "flip": flag,
-            "max_rotate": number(0, 180),
-            "max_zoom": number(1),
-            "max_lighting": number(0, 1),
-        },
-    },
-    "evaluate": {
-        "tta": flag,
-        "top_losses": number(0, integer=True),
-    },
-}
-
-
-def _check(section, schema, prefix=""):
-    if not isinstance(section, dict):
-        raise PetsError(f"params.yaml: {prefix.rstrip('.') or 'the file'} must be a mapping")
-    for key in section:
-        if key not in schema:
-            raise PetsError(
-                f"params.yaml: unknown key {prefix}{key}{_closest(key, schema)}; allowed here: {', '.join(schema)}"
-            )
-    for key, rule in schema.items():
-        if key not in section:
-            raise PetsError(f"params.yaml: missing key {prefix}{key}")
-        if isinstance(rule, dict):
-            _check(section[key], rule, f"{prefix}{key}.")
-        else:
-            rule(f"{prefix}{key}", section[key])
 
 
 def sha256_hex(key, value):
@@ -267,32 +194,32 @@ def check_recipe(name: str, recipe: object) -> None:
     RECIPE_KINDS[kind](name, recipe)
 
 
-def check_arch(params: dict) -> None:
-    """arch, and what depends on it (size, train.body_groups, train.head), from the table of installed archs."""
-    facts = archs.lookup(params["arch"])
+def check_arch(arch: str, size: int, train) -> None:
+    """arch, and what depends on it (size, train.body_groups, train.head: the Train settings), from the table of
+    installed archs."""
+    facts = archs.lookup(arch)
     if facts is None:
-        raise PetsError(f"params.yaml: {archs.unknown(params['arch'])}")
-    name, size, train = params["arch"], params["size"], params["train"]
+        raise PetsError(f"params.yaml: {archs.unknown(arch)}")
     if facts.fixed_size and size != facts.fixed_size:
         raise PetsError(
-            f"params.yaml: size is {size}, but {name} takes {facts.fixed_size}x{facts.fixed_size} images "
+            f"params.yaml: size is {size}, but {arch} takes {facts.fixed_size}x{facts.fixed_size} images "
             f"only; set size: {facts.fixed_size} (and cache.resolution at least that)"
         )
     if facts.least_size and size < facts.least_size:
         raise PetsError(
-            f"params.yaml: size is {size}, but {name} takes images of at least {facts.least_size}x{facts.least_size}"
+            f"params.yaml: size is {size}, but {arch} takes images of at least {facts.least_size}x{facts.least_size}"
         )
-    by_stages = facts.library == "timm" and train["group_by"] == "stages"
+    by_stages = facts.library == "timm" and train.group_by == "stages"
     if by_stages and facts.stages is None:
-        raise PetsError(f"params.yaml: train.group_by is stages, but {name} names no stages; set train.group_by: count")
+        raise PetsError(f"params.yaml: train.group_by is stages, but {arch} names no stages; set train.group_by: count")
     limit, parts = (facts.stages, "stages") if by_stages else (facts.tensors, "parameter tensors")
-    if train["body_groups"] > limit:
+    if train.body_groups > limit:
         raise PetsError(
-            f"params.yaml: train.body_groups is {train['body_groups']}, but {name}'s body has only {limit} {parts}"
+            f"params.yaml: train.body_groups is {train.body_groups}, but {arch}'s body has only {limit} {parts}"
         )
-    if train["head"] == "fastai" and facts.library != "timm":
+    if train.head == "fastai" and facts.library != "timm":
         raise PetsError(
-            f"params.yaml: train.head: fastai is for timm models; {name} is torchvision's "
+            f"params.yaml: train.head: fastai is for timm models; {arch} is torchvision's "
             "(use timm/<name>, or head: linear)"
         )
 
@@ -310,25 +237,14 @@ def check_devices(devices: int | str) -> None:
         )
 
 
-def check_params(params: dict) -> dict:
-    """Raise PetsError naming the first key whose value is wrong; return params unchanged."""
-    _check(params, SCHEMA)
-    for name, recipe in params["datasets"].items():
+def check_datasets(datasets: dict, data: str) -> None:
+    """Every recipe of `datasets`, and `data` naming one of them."""
+    for name, recipe in datasets.items():
         if "." in str(name):
             raise PetsError(
                 f"params.yaml: datasets.{name}: a recipe's name cannot hold a dot (DVC reads datasets.${{data}} as "
                 f"keys within keys); rename it, e.g. {str(name).replace('.', '_')}"
             )
         check_recipe(name, recipe)
-    if params["data"] not in params["datasets"]:
-        one_of(*params["datasets"])("data", params["data"])
-    if params["train"]["epochs"] + params["train"]["epochs_unfrozen"] == 0:
-        raise PetsError("params.yaml: train.epochs and train.epochs_unfrozen are both 0; nothing would be trained")
-    if params["cache"]["resolution"] < params["size"]:
-        raise PetsError(
-            f"params.yaml: cache.resolution ({params['cache']['resolution']}) must be at least "
-            f"size ({params['size']}): the cache stores images a little above the training size"
-        )
-    check_arch(params)
-    check_devices(params["train"]["devices"])
-    return params
+    if data not in datasets:
+        one_of(*datasets)("data", data)

@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.format import open_memmap
 
-from pets.data.check import byte_hash, pixel_hash
+from pets.data.check import pixel_hash
 from pets.data.images import load_image
 from pets.data.index import SPLITS
+from pets.digest import bytes_sha256
 from pets.errors import PetsError
 from pets.progress import progress
 from pets.runtime.sharing import thread_budget
@@ -46,7 +47,7 @@ def _decode_chunk(task):
         except Exception as error:  # noqa: BLE001 - any decoding failure is reported, not fatal
             bad.append((row, f"{type(error).__name__}: {' '.join(str(error).split())}"))
             continue
-        hashes[row] = (byte_hash(data), pixel_hash(pixels))
+        hashes[row] = (bytes_sha256(data), pixel_hash(pixels))
         fd, offset, row_bytes = _target
         os.pwrite(fd, pixels.data, offset + row * row_bytes)
         sample = pixels[::STATS_STRIDE, ::STATS_STRIDE].reshape(-1, 3).astype(np.float64) / 255.0

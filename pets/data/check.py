@@ -6,7 +6,6 @@ The hashes come from what the cache stage has in hand for each image anyway (its
 check costs no second read or decode (bench/data_check.py)."""
 
 import functools
-import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -22,10 +21,6 @@ NEAR_BITS = 6
 HASH_SIDE = 32  # pHash reads a 32x32 grey image and keeps the signs of its 8x8 lowest frequencies
 LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601, as Pillow's convert("L")
 LISTED_PAIRS = 1000  # pairs written to data_check.json; the counts are of all of them
-
-
-def byte_hash(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 @functools.cache

@@ -1,7 +1,6 @@
 """Fetch an archive from a URL or a local path: resumable, retried, verified."""
 
 import errno
-import hashlib
 import http.client
 import shutil
 import socket
@@ -11,6 +10,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from pets.digest import bytes_sha256, file_sha256
 from pets.errors import PetsError
 from pets.progress import progress
 
@@ -27,14 +27,6 @@ class Unreachable(PetsError):
         self.host = host
 
 
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify(path, sha256=None, size=None, source=None):
     """Raise PetsError when `path` does not have the expected size or sha256."""
     source = source or path
@@ -42,7 +34,7 @@ def verify(path, sha256=None, size=None, source=None):
     if size is not None and actual_size != size:
         raise PetsError(f"{source}: size is {actual_size} bytes, expected {size}")
     if sha256 is not None:
-        actual = sha256_of(path)
+        actual = file_sha256(path)
         if actual != sha256.lower():
             raise PetsError(f"{source}: sha256 mismatch, expected {sha256.lower()} but got {actual}")
 
@@ -57,7 +49,7 @@ def archive_name(url):
 def download_path(url, downloads, sha256=None, size=None):
     """Where the download of `url` is kept: `downloads/<key>/<name>`, the key a digest of the URL and the
     expected sha256 and size, so another URL (or other checks) never reuses a file of the same name."""
-    key = hashlib.sha256(f"{url}\n{(sha256 or '').lower()}\n{size or ''}".encode()).hexdigest()[:16]
+    key = bytes_sha256(f"{url}\n{(sha256 or '').lower()}\n{size or ''}".encode())[:16]
     return Path(downloads) / key / archive_name(url)
 
 

@@ -15,7 +15,7 @@ def read_fixes(path: str | Path, *, files: set[str], classes: list[str]) -> dict
     and line of a row that names no image of the dataset, a class it does not have, or a file named before."""
     path = Path(path)
     try:
-        with open(path, newline="") as table:
+        with open(path, newline="", encoding="utf-8-sig") as table:  # a spreadsheet's BOM is no part of a name
             rows = list(csv.reader(table))
     except FileNotFoundError:
         raise PetsError(f"{path}: label fixes not found (params.yaml: index.fixes; '' for none)") from None

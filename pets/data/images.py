@@ -60,11 +60,7 @@ def image_paths(inputs: Sequence[str | Path]) -> tuple[list[Path], list[tuple[Pa
     paths, unreadable = [], []
     for item in map(Path, inputs):
         if item.is_dir():
-
-            def refused(error, where=unreadable):
-                where.append((Path(error.filename), error.strerror or type(error).__name__))
-
-            found = [Path(top) / name for top, _, names in os.walk(item, onerror=refused) for name in names]
+            found = _walk(item, unreadable)
             paths += sorted(p for p in found if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         elif item.is_file():
             paths.append(item)
@@ -73,3 +69,21 @@ def image_paths(inputs: Sequence[str | Path]) -> tuple[list[Path], list[tuple[Pa
         else:
             raise PetsError(f"{item}: no such file or folder")
     return paths, unreadable
+
+
+def _walk(folder: Path, unreadable: list) -> list[Path]:
+    """Every file below `folder`, symbolic links to folders followed as training's folder source follows them, each
+    real folder once (a link back up would loop); folders that cannot be read are added to `unreadable`."""
+    seen, found = set(), []
+
+    def refused(error):
+        unreadable.append((Path(error.filename), error.strerror or type(error).__name__))
+
+    for top, folders, names in os.walk(folder, onerror=refused, followlinks=True):
+        identity = (os.stat(top).st_dev, os.stat(top).st_ino)
+        if identity in seen:
+            folders[:] = []  # a folder reached twice: by a link to it, or a link loop
+            continue
+        seen.add(identity)
+        found += [Path(top) / name for name in names]
+    return found

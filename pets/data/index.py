@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pets.config.settings import Index
 from pets.data.fixes import apply_fixes, read_fixes
 from pets.data.images import IMAGE_SUFFIXES
 from pets.errors import PetsError
@@ -51,7 +52,7 @@ class LabelTable:
         path = Path(root) / name
         if not path.is_file():
             raise PetsError(f"{path}: label table not found (params.yaml: index.csv)")
-        with open(path, newline="") as file:
+        with open(path, newline="", encoding="utf-8-sig") as file:  # a spreadsheet's BOM is no part of a name
             rows = [[field.strip() for field in row] for row in csv.reader(file)]
         columns, first = ["file", "label", "split"], 1
         if rows and [c.lower() for c in rows[0][:2]] == columns[:2]:
@@ -104,13 +105,21 @@ def read_labels(files, read_label, skip_unlabelled, fix="fix index.pattern"):
     return labelled, skipped
 
 
-def random_split(paths, valid_frac, seed):
-    """{path: 'train' | 'valid'}; sorted before shuffling so every machine gets the same split."""
-    paths = sorted(paths)
-    order = np.random.default_rng(seed).permutation(len(paths))
-    n_valid = round(len(paths) * valid_frac)
-    valid = {paths[i] for i in order[:n_valid]}
-    return {path: "valid" if path in valid else "train" for path in paths}
+def random_split(labels: dict[str, str], valid_frac: float, seed: int) -> dict[str, str]:
+    """{path: 'train' | 'valid'}, stratified: a random `valid_frac` of each class's images (rounded, and at least one
+    where the class has two or more) is kept to validate, so every class is measured and trained alike. Classes and
+    their images are sorted before shuffling, so every machine gets the same split from the same seed."""
+    rng = np.random.default_rng(seed)
+    by_class = {}
+    for path in sorted(labels):
+        by_class.setdefault(labels[path], []).append(path)
+    split = {}
+    for label in sorted(by_class):
+        paths = by_class[label]
+        n_valid = min(max(round(len(paths) * valid_frac), 1), len(paths) - 1) if len(paths) > 1 else 0
+        valid = {paths[i] for i in rng.permutation(len(paths))[:n_valid]}
+        split.update({path: "valid" if path in valid else "train" for path in paths})
+    return split
 
 
 def _official_names(root, list_name):
@@ -120,12 +129,13 @@ def _official_names(root, list_name):
     return {line.split()[0] for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")}
 
 
-def official_split(paths, root, valid_frac, seed):
-    """Pets' official lists: validation is carved out of trainval; test stays held out."""
+def official_split(labels, root, valid_frac, seed):
+    """Pets' official lists: validation is carved out of trainval (stratified, as random_split); test stays held
+    out. Images in neither list are left out."""
     trainval, test = _official_names(root, "trainval.txt"), _official_names(root, "test.txt")
-    stem = {path: Path(path).stem for path in paths}
-    split = random_split([p for p in paths if stem[p] in trainval], valid_frac, seed)
-    split.update({p: "test" for p in paths if stem[p] in test and stem[p] not in trainval})
+    stem = {path: Path(path).stem for path in labels}
+    split = random_split({p: label for p, label in labels.items() if stem[p] in trainval}, valid_frac, seed)
+    split.update({p: "test" for p in labels if stem[p] in test and stem[p] not in trainval})
     return split
 
 
@@ -142,40 +152,36 @@ def table_split(paths, table):
 
 
 def check_depth(files, images):
-    """The folder rule reads the folder right above each image: images at different depths below the images folder
-    mean class folders nested in others (dogs/beagle/1.jpg beside cats/1.jpg), and a parent read as a class."""
-    by_depth = {}
-    for path in files:
-        if Path(path).suffix.lower() in IMAGE_SUFFIXES and not Path(path).name.startswith("."):
-            by_depth.setdefault(len(Path(path).relative_to(Path(images)).parts) - 1, path)
-    if set(by_depth) == {0}:
+    """The folder rule reads the folder right above each image, one level below the images folder: images sitting
+    directly in it, or in subfolders of a class folder (cat/indoor/1.jpg, whose label would be `indoor`, merging every
+    class's indoor pictures), are refused in one line naming where."""
+    pictures = [
+        Path(path).relative_to(images)
+        for path in files
+        if Path(path).suffix.lower() in IMAGE_SUFFIXES and not Path(path).name.startswith(".")
+    ]
+    loose = [path for path in pictures if len(path.parts) == 1]
+    nested = [path for path in pictures if len(path.parts) > 2]
+    if loose and len(loose) == len(pictures):
         raise PetsError(
-            f"index.label is folder, but the images sit directly in {images}, e.g. {by_depth[0]}, not in class "
-            "folders: put each class's images in a folder named after the class"
+            f"index.label is folder, but the images sit directly in {images}, e.g. {Path(images) / loose[0]}, not in "
+            "class folders: put each class's images in a folder named after the class"
         )
-    if len(by_depth) > 1:
-        shown = ", ".join(f"{path} ({depth} folder(s) down)" for depth, path in sorted(by_depth.items()))
+    if nested:
+        folder = nested[0].parts[0]
+        inside = sorted({path.parts[1] for path in nested if path.parts[0] == folder})
+        shown = ", ".join(inside[:5]) + (f" and {len(inside) - 5} more" if len(inside) > 5 else "")
         raise PetsError(
-            f"index.label is folder, which reads the folder right above each image as its class, but the images "
-            f"sit at different depths below {images}: {shown}; give every class one folder of its own at one level"
+            f"index.label is folder, which reads the folder right above each image as its class, but the class folder "
+            f"{Path(images) / folder} holds subfolders of images ({shown}), e.g. {Path(images) / nested[0]}: put "
+            f"each class's images directly in its folder, or set index.images: {Path(images) / folder} if its "
+            "subfolders are the classes"
         )
-
-
-def index_arguments(index_params: dict) -> dict:
-    """build_index's keyword arguments from params.yaml's `index` section."""
-    p = index_params
-    return dict(
-        images=p["images"],
-        label_rule=p["label"],
-        pattern=p["pattern"],
-        csv_name=p["csv"],
-        split_rule=p["split"],
-        valid_frac=p["valid_frac"],
-        seed=p["seed"],
-        skip_unlabelled=p["skip_unlabelled"],
-        min_per_class=p["min_per_class"],
-        fixes=p["fixes"] or None,
-    )
+    if loose:
+        raise PetsError(
+            f"index.label is folder, but {Path(images) / loose[0]} sits directly in {images} beside the class "
+            "folders: move it into the folder of its class"
+        )
 
 
 def check_class_sizes(rows: list[dict], min_per_class: int) -> None:
@@ -189,61 +195,39 @@ def check_class_sizes(rows: list[dict], min_per_class: int) -> None:
         )
 
 
-def build_index(
-    root: str | Path,
-    *,
-    images: str,
-    label_rule: str,
-    pattern: str,
-    csv_name: str,
-    split_rule: str,
-    valid_frac: float,
-    seed: int,
-    skip_unlabelled: bool,
-    min_per_class: int = 1,
-    fixes: str | Path | None = None,
-) -> tuple[list[dict], list[str], dict]:
-    """Return (rows, classes, report): rows are dicts path/label/split sorted by path. `fixes` is a labels_fix.csv
-    (pets.data.fixes), applied after the split so that a fix moves no other image between splits. A class with fewer
-    than `min_per_class` images (all splits) fails."""
-    files = list_files(root, images)
-    table = LabelTable(root, csv_name, images) if "csv" in (label_rule, split_rule) else None
-    if label_rule == "folder":
-        check_depth(files, images)
+def label_files(root, files, settings: Index) -> tuple[dict[str, str], list[dict], "LabelTable | None"]:
+    """({path: label}, skipped files with the reason, the label table when a rule reads one) by the label rule."""
+    table = LabelTable(root, settings.csv, settings.images) if "csv" in (settings.label, settings.split) else None
+    if settings.label == "folder":
+        check_depth(files, settings.images)
     fix = {"regex": "fix index.pattern", "folder": "put each image in its class's folder",
-           "csv": f"give each a row in {csv_name}"}[label_rule]  # fmt: skip
-    labels, skipped = read_labels(files, label_reader(label_rule, root, pattern, table), skip_unlabelled, fix)
+           "csv": f"give each a row in {settings.csv}"}[settings.label]  # fmt: skip
+    read = label_reader(settings.label, root, settings.pattern, table)
+    labels, skipped = read_labels(files, read, settings.skip_unlabelled, fix)
     if not labels:
-        raise PetsError(f"no labelled images found in {Path(root) / images}")
-    if split_rule == "random":
-        split = random_split(labels, valid_frac, seed)
-    elif split_rule == "csv":
-        split = table_split(labels, table)
-    else:
-        split = official_split(labels, root, valid_frac, seed)
-        skipped += [{"path": p, "reason": "in neither official list"} for p in labels if p not in split]
-    rows = [{"path": p, "label": labels[p], "split": split[p]} for p in sorted(split)]
-    fixed = {}
-    if fixes is not None:
-        chosen = read_fixes(fixes, files={row["path"] for row in rows}, classes=sorted(set(labels.values())))
-        rows, fixed = apply_fixes(rows, chosen)
-    classes = sorted({row["label"] for row in rows})
-    if len(classes) < 2:
-        raise PetsError(
-            f"every image in {Path(root) / images} has the label {classes[0]!r}: a classifier needs at "
-            "least two classes (check index.label and index.pattern)"
-        )
-    empty = []
-    if label_rule == "folder":  # a class folder without a single image is most likely a mistake
-        empty = sorted(
-            {p.name for p in (Path(root) / images).rglob("*") if p.is_dir()}
-            - set(classes)
-            - {Path(path).parent.name for path in files}
-        )
-    check_class_sizes(rows, min_per_class)
+        raise PetsError(f"no labelled images found in {Path(root) / settings.images}")
+    return labels, skipped, table
+
+
+def split_images(root, labels, settings: Index, table) -> tuple[dict[str, str], list[dict]]:
+    """({path: split}, images left out with the reason) by the split rule."""
+    if settings.split == "random":
+        return random_split(labels, settings.valid_frac, settings.seed), []
+    if settings.split == "csv":
+        return table_split(labels, table), []
+    split = official_split(labels, root, settings.valid_frac, settings.seed)
+    return split, [{"path": p, "reason": "in neither official list"} for p in labels if p not in split]
+
+
+def check_splits(rows: list[dict], classes: list[str], settings: Index) -> dict:
+    """Each split's images per class; PetsError when nothing is left to validate or a class has nothing to train."""
     per_split = {s: Counter(row["label"] for row in rows if row["split"] == s) for s in SPLITS}
     if not per_split["valid"]:
-        fix = f"mark some valid in {csv_name}" if split_rule == "csv" else f"raise index.valid_frac ({valid_frac:g})"
+        fix = (
+            f"mark some valid in {settings.csv}"
+            if settings.split == "csv"
+            else f"raise index.valid_frac ({settings.valid_frac:g})"
+        )
         raise PetsError(f"no image of {len(rows)} is left for validation; {fix}")
     without_training = [c for c in classes if per_split["train"][c] == 0]
     if without_training:
@@ -251,14 +235,42 @@ def build_index(
             f"class(es) {', '.join(without_training[:10])} have no training images; "
             "add images or lower index.valid_frac"
         )
+    return per_split
+
+
+def empty_class_folders(root, images, classes) -> list[str]:
+    """The class folders of the folder rule that hold no image: most likely a mistake, said as a warning."""
+    return sorted({p.name for p in (Path(root) / images).iterdir() if p.is_dir()} - set(classes))
+
+
+def build_index(root: str | Path, settings: Index) -> tuple[list[dict], list[str], dict]:
+    """Return (rows, classes, report): rows are dicts path/label/split sorted by path, by the rules of params.yaml's
+    `index` section. Its `fixes` (a labels_fix.csv, pets.data.fixes) apply after the split, so that a fix moves no
+    other image between splits. A class with fewer than `min_per_class` images (all splits) fails."""
+    files = list_files(root, settings.images)
+    labels, skipped, table = label_files(root, files, settings)
+    split, left_out = split_images(root, labels, settings, table)
+    rows = [{"path": p, "label": labels[p], "split": split[p]} for p in sorted(split)]
+    fixed = {}
+    if settings.fixes:
+        chosen = read_fixes(settings.fixes, files={row["path"] for row in rows}, classes=sorted(set(labels.values())))
+        rows, fixed = apply_fixes(rows, chosen)
+    classes = sorted({row["label"] for row in rows})
+    if len(classes) < 2:
+        raise PetsError(
+            f"every image in {Path(root) / settings.images} has the label {classes[0]!r}: a classifier needs at "
+            "least two classes (check index.label and index.pattern)"
+        )
+    check_class_sizes(rows, settings.min_per_class)
+    per_split = check_splits(rows, classes, settings)
     report = {
         "images": len(rows),
         "classes": len(classes),
         "splits": {s: sum(per_split[s].values()) for s in SPLITS if per_split[s]},
         "per_class": {c: {s: per_split[s][c] for s in SPLITS if per_split[s]} for c in classes},
-        "skipped": skipped,
-        "empty_classes": empty,
-        **({"fixes": {"file": str(fixes), **fixed}} if fixes is not None else {}),
+        "skipped": skipped + left_out,
+        "empty_classes": empty_class_folders(root, settings.images, classes) if settings.label == "folder" else [],
+        **({"fixes": {"file": settings.fixes, **fixed}} if settings.fixes else {}),
     }
     return rows, classes, report
 

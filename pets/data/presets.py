@@ -1,6 +1,5 @@
 """What a model's input is made of at evaluation and prediction: the eval preset that a checkpoint carries."""
 
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Self
 
@@ -21,10 +20,15 @@ class Preprocess:
     resize: str
 
     @classmethod
-    def of_cache(cls, manifest: dict, size: int, mean: Sequence[float], std: Sequence[float]) -> Self:
-        """Training's preset: the cache's resolution and resize, the model's size and normalisation."""
+    def of_cache(cls, manifest: dict, size: int) -> Self:
+        """The cache's images at the training size: its resolution and resize, normalised with the training split's
+        own statistics (pets.model.build swaps in pretrained weights' own)."""
         return cls(
-            size=size, mean=tuple(mean), std=tuple(std), resolution=manifest["resolution"], resize=manifest["resize"]
+            size=size,
+            mean=tuple(manifest["mean"]),
+            std=tuple(manifest["std"]),
+            resolution=manifest["resolution"],
+            resize=manifest["resize"],
         )
 
     @classmethod

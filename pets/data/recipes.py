@@ -4,7 +4,7 @@ pets.config.schema checks the recipes; this module prepares the data of one that
 
 from pathlib import Path
 
-from pets.atomic import atomic_path
+from pets.atomic import atomic_folder
 from pets.config.schema import DEFAULT_MAX_UNPACKED_GB, recipe_kind
 from pets.data.archive import REDO, unpack
 from pets.data.digits import write_digits
@@ -66,6 +66,6 @@ KINDS = {"builtin": prepare_builtin, "sources": prepare_sources, "folder": prepa
 
 def prepare_dataset(name: str, recipe: dict, target: str | Path, downloads: str | Path | None) -> None:
     """Fill the folder `target` from a checked recipe; nothing is left at `target` unless it all worked."""
-    with atomic_path(target) as tmp:
+    with atomic_folder(target) as tmp:
         tmp.mkdir()
         KINDS[recipe_kind(recipe)](name, recipe, tmp, downloads)

@@ -6,7 +6,6 @@ DVC runs every time, writes these records, and the stages that read the files (d
 them.
 """
 
-import hashlib
 from pathlib import Path
 
 from pets.config import layout
@@ -14,6 +13,7 @@ from pets.config.schema import recipe_kind
 from pets.config.weights import Weights
 from pets.data.fetch import local_path
 from pets.data.folder import resolve, tree_state
+from pets.digest import file_sha256
 from pets.errors import PetsError
 
 
@@ -33,12 +33,12 @@ def local_files(name, recipe, memo):
     return records
 
 
-def weights_file(weights, memo):
+def weights_file(weights: Weights, memo):
     """{weights, size, sha256} of the file the `weights` param names; just {weights} for the library's own. Raises
     PetsError, from the first stage, for a file that is not there or that DVC will delete (models/model.pt)."""
-    parsed = Weights.parse(weights)
-    if parsed.kind != "file":
-        return {"weights": weights}
+    if weights.kind != "file":
+        return {"weights": weights.kind}
+    parsed, weights = weights, str(weights.path)
     if parsed.path.absolute() == layout.MODEL.absolute():
         raise PetsError(
             f"params.yaml: weights is {weights}, the train stage's own output, which DVC deletes before the stage "
@@ -59,7 +59,7 @@ def fixes_file(fixes):
     if not fixes:
         return {"fixes": fixes}
     try:
-        return {"fixes": fixes, "sha256": hashlib.sha256(Path(fixes).read_bytes()).hexdigest()}
+        return {"fixes": fixes, "sha256": file_sha256(fixes)}
     except FileNotFoundError:
         raise PetsError(
             f"{fixes}: label fixes not found (params.yaml: index.fixes); write it (rows file,label or file,-) "
@@ -81,8 +81,7 @@ def content_state(path, memo):
     key, identity = str(Path(path).absolute()), [status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino]
     if key not in memo or memo[key][:4] != identity:
         try:
-            with open(path, "rb") as file:
-                memo[key] = [*identity, hashlib.file_digest(file, "sha256").hexdigest()]
+            memo[key] = [*identity, file_sha256(path)]
         except OSError as error:
             raise PetsError(f"{path}: cannot read it ({error.strerror})") from None
     return {"size": status.st_size, "sha256": memo[key][4]}

@@ -21,6 +21,25 @@ def min_confidence(value: str) -> float:
     return number
 
 
+def at_least(low: int):
+    """argparse type of a whole number of at least `low` (--top, --batch-size, ...)."""
+
+    def count(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, not {value!r}") from None
+        if number < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, not {number}")
+        return number
+
+    count.__name__ = f"at_least_{low}"
+    return count
+
+
+top_count = at_least(1)  # --top: classes per image
+
+
 def top_classes(probs: np.ndarray, classes: Sequence[str], k: int) -> list[tuple[str, float]]:
     """The k most probable (class, probability) of one image's probabilities, most probable first."""
     order = np.argsort(-probs, kind="stable")[: min(k, len(classes))]

@@ -16,8 +16,8 @@ import torch.nn.functional as F
 
 from pets.data.cache import read_manifest
 from pets.data.loader import CachedSplit
-from pets.data.presets import Preprocess
 from pets.inference.forward import split_log_probabilities
+from pets.model.classifier import Classifier
 from pets.runtime.profile import Runtime
 
 ECE_BINS = 15  # equal-width confidence bins, as in Guo et al.
@@ -112,7 +112,7 @@ def coverage_risk(probs: np.ndarray, labels: np.ndarray, thresholds=THRESHOLDS) 
         rows.append(
             {
                 "threshold": threshold,
-                "coverage": round(float(answered.mean()), 6),
+                "coverage": round(float(answered.mean()), 6) if len(labels) else None,
                 "error_rate": round(float(wrong[answered].mean()), 6) if answered.any() else None,
             }
         )
@@ -124,27 +124,29 @@ def nll(probs: np.ndarray, labels: np.ndarray) -> float:
 
 
 def calibration_report(log_probs: torch.Tensor, labels: torch.Tensor, temperature: float) -> dict:
-    """ECE and NLL before and after the temperature on one set of images."""
+    """ECE and NLL before and after the temperature on one set of images (None of each on no images)."""
     before = log_probs.softmax(1).double().numpy()
     after = scaled(log_probs.double(), temperature).numpy()
     labels = labels.numpy()
+
+    def measured(value):
+        return round(value(), 6) if len(labels) else None
+
     return {
         "temperature": round(temperature, 6),
         "bins": ECE_BINS,
-        "ece_before": round(expected_calibration_error(before, labels), 6),
-        "ece_after": round(expected_calibration_error(after, labels), 6),
-        "nll_before": round(nll(before, labels), 6),
-        "nll_after": round(nll(after, labels), 6),
+        "ece_before": measured(lambda: expected_calibration_error(before, labels)),
+        "ece_after": measured(lambda: expected_calibration_error(after, labels)),
+        "nll_before": measured(lambda: nll(before, labels)),
+        "nll_after": measured(lambda: nll(after, labels)),
     }
 
 
-def model_temperature(
-    model, preprocess: Preprocess, runtime: Runtime, cache: Path, log: Callable[[str], None]
-) -> float:
+def model_temperature(classifier: Classifier, runtime: Runtime, cache: Path, log: Callable[[str], None]) -> float:
     """The temperature of a trained model, fitted on calibration_sets' images of the cache (evaluate measures it on
     the others), or 1 when why_not_fitted says why; each said in one line."""
     split, positions = calibration_sets("test" in read_manifest(cache)["splits"])["fit"]
-    log_probs, labels = split_log_probabilities(model, CachedSplit(cache, split), preprocess, runtime)
+    log_probs, labels = split_log_probabilities(classifier, CachedSplit(cache, split), runtime)
     log_probs, labels = log_probs[positions].cpu(), labels[positions].cpu()
     images = describe(split, positions, len(labels))
     reason = why_not_fitted(log_probs, labels)

@@ -20,12 +20,12 @@ import torch
 from torch import nn
 
 from pets.atomic import atomic_path
-from pets.data.fetch import sha256_of
 from pets.data.loader import CachedSplit, batches
-from pets.data.presets import Preprocess
+from pets.digest import file_sha256
 from pets.errors import PetsError
 from pets.inference.forward import log_probabilities
 from pets.inference.onnx_model import INPUT, OUTPUT, OnnxClassifier
+from pets.model.classifier import Classifier
 from pets.runtime.profile import Runtime
 
 OPSET = 20  # Resize with antialias (opset 18+); onnxruntime 1.2x runs up to 23
@@ -35,16 +35,17 @@ TOLERANCE = 1e-4  # max |onnxruntime - PyTorch| of a probability
 class Pipeline(nn.Module):
     """uint8 NHWC pixels at the cache's resolution in, calibrated probabilities out."""
 
-    def __init__(self, model: nn.Module, preprocess: Preprocess, temperature: float):
+    def __init__(self, classifier: Classifier):
         super().__init__()
-        for module in model.modules():  # the same results; the exporter re-traces every in-place op it meets
+        classifier.module.cpu().float()
+        for module in classifier.module.modules():  # the same results; the exporter re-traces every in-place op
             if isinstance(getattr(module, "inplace", None), bool):  # (Lite0's export: 13 s with them, 4 s without)
                 module.inplace = False
-        self.model, self.preprocess, self.temperature = model, preprocess, temperature
+        self.model, self.classifier = classifier.module, classifier  # the module registered, for .eval()
         self.eval()
 
     def forward(self, pixels):
-        return log_probabilities(self.model, pixels, self.preprocess, Runtime.cpu(), temperature=self.temperature).exp()
+        return log_probabilities(self.classifier, pixels, Runtime.cpu(), calibrated=True).exp()
 
 
 def unsupported_operator(error: BaseException) -> str | None:
@@ -110,30 +111,21 @@ def check_against_pytorch(
     return {"images": len(split), "max_abs_difference": float(f"{worst:.3g}"), "top1_agreement": 1.0}
 
 
-def export(
-    model: nn.Module,
-    *,
-    checkpoint: dict,
-    preprocess: Preprocess,
-    temperature: float,
-    model_path: Path,
-    onnx_path: Path,
-    check_split: CachedSplit,
-) -> dict:
-    """Write onnx_path from the model loaded from model_path, kept only when check_against_pytorch passes on
+def export(classifier: Classifier, *, model_path: Path, onnx_path: Path, check_split: CachedSplit) -> dict:
+    """Write onnx_path from the classifier loaded from model_path, kept only when check_against_pytorch passes on
     check_split; return the check's figures."""
-    pipeline = Pipeline(model.cpu().float(), preprocess, temperature)
-    resolution = preprocess.resolution
+    pipeline = Pipeline(classifier)
+    resolution = classifier.preprocess.resolution
     example = torch.zeros((2, resolution, resolution, 3), dtype=torch.uint8)  # batch 2: 1 would be fixed
     metadata = {
-        "arch": checkpoint["arch"],
-        "classes": json.dumps(checkpoint["classes"]),
-        "preprocess": json.dumps(preprocess.to_checkpoint()),
-        "temperature": repr(float(temperature)),
-        "model_sha256": sha256_of(model_path),
+        "arch": classifier.name,
+        "classes": json.dumps(classifier.classes),
+        "preprocess": json.dumps(classifier.preprocess.to_checkpoint()),
+        "temperature": repr(float(classifier.temperature)),
+        "model_sha256": file_sha256(model_path),
         "input": f"uint8 RGB pixels, NHWC, (batch, {resolution}, {resolution}, 3): load_image's square",
     }
     with atomic_path(onnx_path) as tmp:
-        to_onnx(pipeline, Path(tmp), arch=checkpoint["arch"], example=example)
+        to_onnx(pipeline, Path(tmp), arch=classifier.name, example=example)
         add_metadata(Path(tmp), metadata)
         return {"opset": OPSET, **check_against_pytorch(Path(tmp), pipeline, check_split, name=str(onnx_path))}

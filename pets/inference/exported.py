@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pets.data.fetch import sha256_of
+from pets.digest import file_sha256
 from pets.errors import PetsError
 from pets.inference.onnx_model import OnnxClassifier
 
@@ -12,7 +12,7 @@ def check_exported_from(classifier: OnnxClassifier, model_path: Path) -> None:
     pipeline retrained it and the ONNX is stale. (Not in onnx_model, which must run outside the project.)"""
     if not model_path.is_file():
         return
-    now = sha256_of(model_path)
+    now = file_sha256(model_path)
     if now != classifier.model_sha256:
         raise PetsError(
             f"{classifier.path} was exported from another {model_path} than the one there now (sha256 "

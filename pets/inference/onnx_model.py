@@ -21,7 +21,7 @@ import onnxruntime
 
 from pets.data.images import image_paths, load_image
 from pets.errors import PetsError, report_errors
-from pets.inference.answers import answer_line, min_confidence, shown, top_classes
+from pets.inference.answers import answer_line, min_confidence, shown, top_classes, top_count
 
 INPUT, OUTPUT = "pixels", "probabilities"
 METADATA = (
@@ -50,11 +50,52 @@ class OnnxClassifier:
         if missing:
             raise PetsError(f"{path}: not a pets ONNX model (its metadata has no {', '.join(missing)})")
         self.path = Path(path)
-        self.arch = metadata["arch"]
-        self.classes = json.loads(metadata["classes"])
-        self.preprocess = json.loads(metadata["preprocess"])
-        self.temperature = float(metadata["temperature"])
-        self.model_sha256 = metadata["model_sha256"]
+        self.arch, self.model_sha256 = metadata["arch"], metadata["model_sha256"]
+        self.classes = self._classes(metadata["classes"])
+        self.preprocess = self._preprocess(metadata["preprocess"])
+        self.temperature = self._temperature(metadata["temperature"])
+
+    def _refuse(self, key: str, why: str):
+        return PetsError(f"{self.path}: its metadata's {key} {why}; export it again (dvc repro export)")
+
+    def _classes(self, text: str) -> list[str]:
+        """The class names, one per output of the graph."""
+        try:
+            classes = json.loads(text)
+        except json.JSONDecodeError:
+            raise self._refuse("classes", "is not JSON") from None
+        if not (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)):
+            raise self._refuse("classes", "is not a list of class names")
+        outputs = self.session.get_outputs()[0].shape[-1]
+        if isinstance(outputs, int) and outputs != len(classes):
+            raise self._refuse("classes", f"names {len(classes)} classes, but the model gives {outputs} probabilities")
+        return classes
+
+    def _preprocess(self, text: str) -> dict:
+        """How images are prepared: square at `resolution` (the graph's input size) by `resize`."""
+        try:
+            preprocess = json.loads(text)
+        except json.JSONDecodeError:
+            raise self._refuse("preprocess", "is not JSON") from None
+        if not isinstance(preprocess, dict) or not isinstance(preprocess.get("resolution"), int):
+            raise self._refuse("preprocess", "has no resolution")
+        if preprocess.get("resize") not in ("crop", "squish"):
+            raise self._refuse("preprocess", "has no resize (crop or squish)")
+        height, width = self.session.get_inputs()[0].shape[1:3]
+        if (height, width) != (preprocess["resolution"],) * 2:
+            raise self._refuse(
+                "preprocess", f"says {preprocess['resolution']} px, but the model takes {height} x {width} pixels"
+            )
+        return preprocess
+
+    def _temperature(self, text: str) -> float:
+        try:
+            temperature = float(text)
+        except ValueError:
+            raise self._refuse("temperature", f"{text!r} is not a number") from None
+        if not (np.isfinite(temperature) and temperature > 0):
+            raise self._refuse("temperature", f"{text} is not a positive number")
+        return temperature
 
     def load(self, source) -> np.ndarray:
         """(resolution, resolution, 3) uint8 pixels of an image file or file object, as the cache holds them."""
@@ -62,7 +103,10 @@ class OnnxClassifier:
 
     def probabilities(self, pixels: np.ndarray) -> np.ndarray:
         """(N, classes) float32 calibrated probabilities of a (N, resolution, resolution, 3) uint8 batch."""
-        return self.session.run([OUTPUT], {INPUT: np.ascontiguousarray(pixels, dtype=np.uint8)})[0]
+        probs = self.session.run([OUTPUT], {INPUT: np.ascontiguousarray(pixels, dtype=np.uint8)})[0]
+        if probs.shape[-1] != len(self.classes):  # a graph whose output size is not fixed in it
+            raise self._refuse("classes", f"names {len(self.classes)} classes, but the model gives {probs.shape[-1]}")
+        return probs
 
     def top(self, probs: np.ndarray, k: int) -> list[tuple[str, float]]:
         return top_classes(probs, self.classes, k)
@@ -95,7 +139,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Top classes of images from a pets ONNX model (onnxruntime).")
     parser.add_argument("model", help="model.onnx")
     parser.add_argument("inputs", nargs="+", help="image files or folders")
-    parser.add_argument("--top", type=int, default=3)
+    parser.add_argument("--top", type=top_count, default=3, help="classes per image")
     parser.add_argument("--min-confidence", type=min_confidence, help="below it, answer unsure")
     args = parser.parse_args(argv)
     classifier = OnnxClassifier(args.model)

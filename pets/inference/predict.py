@@ -5,14 +5,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from pets.data.images import load_image
-from pets.data.presets import Preprocess
 from pets.inference.answers import top_classes
 from pets.inference.forward import log_probabilities
-from pets.model.checkpoint import model_from_checkpoint, temperature_of
+from pets.model.checkpoint import load_classifier
+from pets.model.classifier import Classifier
 from pets.progress import progress
 from pets.runtime.profile import Runtime
 
@@ -39,20 +38,13 @@ def _collate(items):
 
 @torch.no_grad()
 def predict_files(
-    model: nn.Module,
-    *,
-    classes: Sequence[str],
-    preprocess: Preprocess,
-    temperature: float = 1.0,
-    paths: Sequence[Path],
-    runtime: Runtime,
-    top_k: int = 3,
-    workers: int = 2,
+    classifier: Classifier, paths: Sequence[Path], *, runtime: Runtime, top_k: int = 3, workers: int = 2
 ) -> Iterator[tuple[Path, list[tuple[str, float]] | None, str]]:
-    """Yield (path, [(class, probability)] or None, error) per path, in order."""
-    runtime.place(model).eval()
+    """Yield (path, [(class, calibrated probability)] or None, error) per path, in order."""
+    runtime.place(classifier.module).eval()
+    classes = classifier.classes
     loader = DataLoader(
-        ImageFiles(paths, preprocess),
+        ImageFiles(paths, classifier.preprocess),
         batch_size=runtime.inference_batch,
         num_workers=min(workers, len(paths)),
         collate_fn=_collate,
@@ -62,7 +54,7 @@ def predict_files(
         good = [pixels for pixels, error in items if pixels is not None]
         if good:
             (batch,) = runtime.to_device(torch.stack(good))
-            probs = log_probabilities(model, batch, preprocess, runtime, temperature=temperature).exp()
+            probs = log_probabilities(classifier, batch, runtime, calibrated=True).exp()
             top = probs.topk(min(top_k, len(classes)), dim=1)
             results = iter(zip(top.values.tolist(), top.indices.tolist()))
         for pixels, error in items:
@@ -79,10 +71,13 @@ class TorchClassifier:
     """models/model.pt behind OnnxClassifier's interface (pets.inference.onnx_model), for the served page."""
 
     def __init__(self, path: str | Path, runtime: Runtime):
-        self.model, checkpoint, self.preprocess = model_from_checkpoint(path)
-        self.runtime, self.temperature = runtime, temperature_of(checkpoint)
-        self.classes, self.arch = checkpoint["classes"], checkpoint["arch"]
-        runtime.place(self.model).eval()
+        self.classifier, self.runtime = load_classifier(path), runtime
+        self.classes, self.arch, self.preprocess = (
+            self.classifier.classes,
+            self.classifier.name,
+            self.classifier.preprocess,
+        )
+        runtime.place(self.classifier.module).eval()
 
     def load(self, source) -> np.ndarray:
         return load_image(source, self.preprocess.resolution, self.preprocess.resize)
@@ -90,8 +85,7 @@ class TorchClassifier:
     @torch.no_grad()
     def probabilities(self, pixels: np.ndarray) -> np.ndarray:
         (batch,) = self.runtime.to_device(torch.from_numpy(np.ascontiguousarray(pixels)))
-        log_probs = log_probabilities(self.model, batch, self.preprocess, self.runtime, temperature=self.temperature)
-        return log_probs.exp().cpu().numpy()
+        return log_probabilities(self.classifier, batch, self.runtime, calibrated=True).exp().cpu().numpy()
 
     def top(self, probs: np.ndarray, k: int) -> list[tuple[str, float]]:
         return top_classes(probs, self.classes, k)

@@ -111,13 +111,13 @@ def load_into(model: nn.Module, state_dict: dict, source: object, arch: str) -> 
         model.load_state_dict(state_dict)
     except RuntimeError as error:
         first = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
-        raise PetsError(f"{source}: these weights do not fit {arch}{_look_like(state_dict, arch)} ({first})") from None
+        raise PetsError(f"{source}: these weights do not fit {arch}{look_like(state_dict, arch)} ({first})") from None
 
 
 BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 
 
-def _look_like(state_dict, arch):
+def look_like(state_dict, arch):
     """', they look like weights of X or Y': of the archs whose body has as many parameter tensors as these weights
     less a one-layer head (archs.tsv), the three names closest to `arch`; '' when none has."""
     tensors = sum(1 for key in state_dict if not key.endswith(BUFFERS)) - 2
@@ -143,6 +143,10 @@ class TorchvisionArch:
 
     library = "torchvision"
     mean, std = IMAGENET_MEAN, IMAGENET_STD
+    # Builder arguments that change the forward pass and live in no tensor: with ImageNet weights, googlenet's and
+    # inception_v3's builders set transform_input (it re-normalises the input as Google's weights expect), which a
+    # model rebuilt without weights would lack. A checkpoint records them (Classifier.settings).
+    SETTINGS = ("transform_input",)
 
     def __init__(self, name):
         self.name = name
@@ -152,11 +156,15 @@ class TorchvisionArch:
         self.size_settings = family["fixed_size"](self.fixed_size) if self.fixed_size else {}
         self.random_init_settings = family.get("random_init", {})
 
-    def create(self, num_classes=None, weights=None):
-        settings = {**self.size_settings, **(self.random_init_settings if weights is None else {})}
+    def create(self, num_classes=None, weights=None, **settings):
+        settings = {**self.size_settings, **(self.random_init_settings if weights is None else {}), **settings}
         return torchvision.models.get_model(
             self.name, weights=weights, **settings, **({"num_classes": num_classes} if num_classes else {})
         )
+
+    def settings(self, model):
+        """The builder settings of `model` that no tensor holds (SETTINGS), to rebuild it as it is."""
+        return {name: getattr(model, name) for name in self.SETTINGS if hasattr(model, name)}
 
     def imagenet_model(self):
         """The 1000-class model with torchvision's ImageNet weights, from the torch hub cache (downloaded into it
@@ -221,6 +229,10 @@ class TimmArch:
 
     def create(self, num_classes=None, **kwargs):
         return timm.create_model(self.timm_name, **({"num_classes": num_classes} if num_classes else {}), **kwargs)
+
+    def settings(self, model):
+        """None: what a timm model does is all in its name and tensors."""
+        return {}
 
     def imagenet_model(self):
         """The 1000-class model with timm's ImageNet weights from the Hugging Face hub cache (downloaded into it when
@@ -301,6 +313,13 @@ class TimmArch:
             previous = min(max(nearest, previous + 1), len(stages) - (n_groups - k))
             cuts.append(previous)
         return [sum(stages[start:stop], []) for start, stop in zip([0, *cuts], [*cuts, len(stages)])]
+
+
+def build(spec, num_classes, head="linear", settings=None):
+    """A new `spec` model for `num_classes` classes with a `head` (linear | fastai), its weights random."""
+    if head == "linear":
+        return spec.create(num_classes, **(settings or {}))
+    return spec.replace_head(spec.create(**(settings or {})), num_classes, head)
 
 
 def facts(spec):

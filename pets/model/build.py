@@ -1,44 +1,102 @@
-"""Build the classifier params.yaml describes: the arch by name, its weights, and a head for the classes."""
+"""Build the Classifier params.yaml describes: the arch by name, its starting weights, and a head for the classes."""
 
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 
+import torch
 from torch import nn
 
 from pets.config.weights import Weights
+from pets.data.presets import Preprocess
 from pets.errors import PetsError
-from pets.model.archs import resolve
-from pets.model.checkpoint import load_checkpoint, load_into
+from pets.model.archs import build, look_like, resolve
+from pets.model.checkpoint import classifier_of, is_model, load_checkpoint
+from pets.model.classifier import Classifier
 
 
 def build_model(
-    arch: str,
-    classes: Sequence[str],
-    weights: Weights | str,
-    data_mean: Sequence[float],
-    data_std: Sequence[float],
-    head: str = "linear",
-) -> tuple[nn.Module, Sequence[float], Sequence[float]]:
-    """(model, mean, std): the classifier for `classes` and the normalisation its weights expect.
+    arch: str, classes: Sequence[str], weights: Weights | str, data: Preprocess, head: str = "linear"
+) -> Classifier:
+    """The Classifier for `classes` that training starts from.
 
-    weights: a config.weights.Weights, or its text in params.yaml: imagenet (the library's ImageNet weights), none
-    (random init, normalised with the data's own statistics), or the path of a checkpoint of ours or a state dict
-    for `arch`. The head is new unless the weights are a checkpoint for exactly these classes (training goes on).
+    weights: imagenet (the library's ImageNet weights), none (random init), or the path of a models/model.pt of ours
+    or of a state dict for `arch` (its head is left out). data: how the cache's images are prepared at the training
+    size, normalised with the training split's own statistics; pretrained weights bring their own normalisation.
+    The head is new unless the weights are a model of ours for exactly these classes and this head (training goes on).
     """
     weights = Weights.parse(weights)
-    spec = resolve(arch)
+    spec, classes = resolve(arch), list(classes)
     if weights.kind == "none":
-        model = spec.create(len(classes)) if head == "linear" else spec.replace_head(spec.create(), len(classes), head)
-        return model, data_mean, data_std
-    if weights.kind == "imagenet":
-        return spec.replace_head(spec.imagenet_model(), len(classes), head), spec.mean, spec.std
-    checkpoint = load_checkpoint(weights.path)
-    if checkpoint.get("arch", arch) != arch:
-        raise PetsError(
-            f"{weights.path}: a checkpoint of {checkpoint['arch']}, not {arch}; set arch: {checkpoint['arch']}"
-        )
-    saved_classes = checkpoint.get("classes")
-    model = spec.create(len(saved_classes) if saved_classes else None)
-    load_into(model, checkpoint["state_dict"], weights.path, arch)
-    if saved_classes != list(classes) or head != "linear":
-        spec.replace_head(model, len(classes), head)
-    return model, checkpoint.get("mean", spec.mean), checkpoint.get("std", spec.std)
+        return Classifier(build(spec, len(classes), head), spec, head, classes, data, pretrained=False)
+    if weights.kind == "file":
+        return _from_file(spec, classes, weights.path, data, head)
+    module = spec.replace_head(spec.imagenet_model(), len(classes), head)
+    return Classifier(
+        module, spec, head, classes, _normalised(data, spec.mean, spec.std), settings=spec.settings(module)
+    )
+
+
+def _normalised(data: Preprocess, mean, std) -> Preprocess:
+    return replace(data, mean=tuple(mean), std=tuple(std))
+
+
+def _from_file(spec, classes, path, data, head) -> Classifier:
+    checkpoint = load_checkpoint(path)
+    if is_model(checkpoint):
+        refuse_unfit(checkpoint, spec, path)
+        start = classifier_of(checkpoint, path)
+        if start.classes != classes or start.head != head:
+            start.new_head(classes, head)
+        start.preprocess, start.temperature = _normalised(data, start.preprocess.mean, start.preprocess.std), 1.0
+        return start
+    module = spec.create()
+    refuse_unfit(checkpoint, spec, path, module)
+    module.load_state_dict({key: checkpoint["state_dict"][key] for key in body_keys(module, spec.head(module))},
+                           strict=False)  # fmt: skip
+    spec.replace_head(module, len(classes), head)
+    return Classifier(
+        module, spec, head, classes, _normalised(data, spec.mean, spec.std), settings=spec.settings(module)
+    )
+
+
+def refuse_unfit(checkpoint: dict, spec, source: object, module: nn.Module | None = None) -> None:
+    """PetsError unless training `spec` can start from a loaded weights file: a model of ours of the same arch (its
+    head is replaced where it differs), or a state dict holding every tensor of the body (its head's are left out).
+    Without `module`, the arch is built on the meta device: no memory, no weights, only shapes."""
+    if is_model(checkpoint):
+        if checkpoint["arch"] != spec.name:
+            raise PetsError(
+                f"{source}: a checkpoint of {checkpoint['arch']}, not {spec.name}; set arch: {checkpoint['arch']}"
+            )
+        return
+    if module is None:
+        with torch.device("meta"):
+            module = spec.create()
+    state_dict = checkpoint["state_dict"]
+    why = body_mismatch(module, spec.head(module), {key: tensor.shape for key, tensor in state_dict.items()})
+    if why:
+        raise PetsError(f"{source}: these weights do not fit {spec.name}{look_like(state_dict, spec.name)} ({why})")
+
+
+def body_keys(module: nn.Module, head: nn.Module) -> list[str]:
+    """The state-dict keys of `module` outside its head."""
+    in_head = {id(tensor) for tensor in head.state_dict(keep_vars=True).values()}
+    return [key for key, tensor in module.state_dict(keep_vars=True).items() if id(tensor) not in in_head]
+
+
+def body_mismatch(module: nn.Module, head: nn.Module, shapes: dict) -> str | None:
+    """Why a state dict's tensors (`shapes`: key -> shape) cannot be the body of `module`, or None when they can."""
+    expected = module.state_dict()
+    for key in body_keys(module, head):
+        if key not in shapes:
+            return f"no tensor {key}"
+        if tuple(shapes[key]) != tuple(expected[key].shape):
+            return f"{key} is {list(shapes[key])}, the model's {list(expected[key].shape)}"
+    return None
+
+
+def check_weights_file(arch: str, path: Path) -> None:
+    """The sources stage's check of the `weights` file, before anything is downloaded or computed: its keys and shapes
+    only (the tensors stay on disk)."""
+    refuse_unfit(load_checkpoint(path, mmap=True), resolve(arch), f"params.yaml: weights {path}")

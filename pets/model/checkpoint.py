@@ -1,24 +1,25 @@
-"""The format of models/model.pt: the weights with everything needed to rebuild and use the model without
-params.yaml (arch, classes, the eval preset: size, mean, std, resolution, resize; and the temperature that
-calibrates its probabilities)."""
+"""The format of models/model.pt: a Classifier whole (arch, head, classes, the builder's settings, the eval preset:
+size, mean, std, resolution, resize; the temperature that calibrates its probabilities; the weights), so that it is
+rebuilt and used without params.yaml. Files of earlier versions, which have no head or settings, are models with a
+linear head."""
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from pets.atomic import atomic_path
 from pets.config import layout
 from pets.data.presets import PRESET_KEYS, Preprocess
 from pets.errors import PetsError
-from pets.model.archs import load_into, resolve
+from pets.model.archs import build, load_into, resolve
+from pets.model.classifier import Classifier
 
 
-def load_checkpoint(path: str | Path) -> dict:
-    """A checkpoint of ours ({'arch', 'classes', 'state_dict', ...}) or a bare state dict, loaded safely."""
+def load_checkpoint(path: str | Path, mmap: bool = False) -> dict:
+    """A checkpoint of ours ({'arch', 'classes', 'state_dict', ...}) or a bare state dict, loaded safely; with `mmap`
+    its tensors stay on disk until read (their keys and shapes cost nothing)."""
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except FileNotFoundError:
         raise PetsError(f"{path}: weights file not found (params.yaml: weights)") from None
     except Exception as error:  # noqa: BLE001 - pickle, zip and format errors all mean "not a checkpoint"
@@ -28,35 +29,51 @@ def load_checkpoint(path: str | Path) -> dict:
     return checkpoint if "state_dict" in checkpoint else {"state_dict": checkpoint}
 
 
-def save_checkpoint(
-    path: str | Path,
-    model: nn.Module,
-    *,
-    arch: str,
-    classes: Sequence[str],
-    preprocess: Preprocess,
-    temperature: float = 1.0,
-) -> None:
-    """The model, its arch and classes, how new images are prepared for it (`preprocess`) and the temperature its
-    logits are divided by (pets.inference.calibration); written atomically."""
+def is_model(checkpoint: dict) -> bool:
+    """Whether a loaded file is a models/model.pt (not a bare state dict)."""
+    return "arch" in checkpoint and "classes" in checkpoint
+
+
+def save_classifier(path: str | Path, classifier: Classifier) -> None:
+    """Write the whole Classifier to `path`, atomically."""
     checkpoint = {
-        "arch": arch,
-        "classes": list(classes),
-        **preprocess.to_checkpoint(),
-        "temperature": float(temperature),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "arch": classifier.name,
+        "head": classifier.head,
+        "classes": list(classifier.classes),
+        "settings": classifier.settings,
+        **classifier.preprocess.to_checkpoint(),
+        "temperature": float(classifier.temperature),
+        "state_dict": {k: v.detach().cpu() for k, v in classifier.module.state_dict().items()},
     }
     with atomic_path(path) as tmp:
         torch.save(checkpoint, tmp)
 
 
-def temperature_of(checkpoint: dict) -> float:
-    """The checkpoint's calibration temperature: 1 (the softmax as trained) for models saved before it was fitted."""
-    return float(checkpoint.get("temperature", 1.0))
+def classifier_of(checkpoint: dict, source: object) -> Classifier:
+    """The Classifier a loaded models/model.pt describes, its weights loaded (in training mode, as built)."""
+    missing = [key for key in ("arch", "classes", *PRESET_KEYS) if key not in checkpoint]
+    if missing:
+        raise PetsError(f"{source}: not a pets model (it has no {', '.join(missing)})")
+    try:
+        spec = resolve(checkpoint["arch"])
+    except PetsError as error:
+        raise PetsError(f"{source}: a model of an architecture this installation does not have ({error})") from None
+    head, settings = checkpoint.get("head", "linear"), checkpoint.get("settings", {})
+    module = build(spec, len(checkpoint["classes"]), head, settings)
+    load_into(module, checkpoint["state_dict"], source, checkpoint["arch"])
+    return Classifier(
+        module,
+        spec,
+        head,
+        list(checkpoint["classes"]),
+        Preprocess.from_checkpoint(checkpoint),
+        temperature=float(checkpoint.get("temperature", 1.0)),  # 1: saved before temperatures were fitted
+        settings=settings,
+    )
 
 
-def model_from_checkpoint(path: str | Path) -> tuple[nn.Module, dict, Preprocess]:
-    """(model in eval mode, checkpoint metadata, Preprocess) from a models/model.pt."""
+def load_classifier(path: str | Path) -> Classifier:
+    """The Classifier of a models/model.pt, in eval mode."""
     if not Path(path).is_file():
         raise PetsError(f"{path}: no such model (dvc repro trains models/model.pt; --model names another)")
     checkpoint = load_checkpoint(path)
@@ -65,13 +82,6 @@ def model_from_checkpoint(path: str | Path) -> tuple[nn.Module, dict, Preprocess
             f"{path} is the resume checkpoint of an unfinished training run, not a model: the trained model is "
             f"{layout.MODEL}"
         )
-    missing = [key for key in ("arch", "classes", *PRESET_KEYS) if key not in checkpoint]
-    if missing:
-        raise PetsError(f"{path}: not a pets model (it has no {', '.join(missing)})")
-    try:
-        spec = resolve(checkpoint["arch"])
-    except PetsError as error:
-        raise PetsError(f"{path}: a model of an architecture this installation does not have ({error})") from None
-    model = spec.create(len(checkpoint["classes"]))
-    load_into(model, checkpoint["state_dict"], path, checkpoint["arch"])
-    return model.eval(), checkpoint, Preprocess.from_checkpoint(checkpoint)
+    classifier = classifier_of(checkpoint, path)
+    classifier.module.eval()
+    return classifier

@@ -3,8 +3,6 @@
 import torch
 from torch import nn
 
-HEADS = ("linear", "fastai")
-
 
 class FastaiHead(nn.Module):
     """fastai's `create_head`: max and average pooling concatenated, BatchNorm, dropout, Linear, ReLU, BatchNorm,

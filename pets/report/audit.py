@@ -7,7 +7,16 @@ from pathlib import Path
 
 import numpy as np
 
+from pets.atomic import write_text
+from pets.config import layout
+from pets.data.cache import read_manifest
+from pets.data.loader import CachedSplit
+from pets.errors import PetsError
+from pets.inference.forward import predict_probs
+from pets.model.checkpoint import load_classifier
 from pets.report.grid import image_grid, thumbnail
+from pets.report.predictions import prediction_rows
+from pets.runtime.profile import runtime
 
 COLUMNS = ("file", "split", "label", "predicted", "p_predicted", "p_label")
 
@@ -51,4 +60,28 @@ def fix_lines(rows: list[dict], n: int) -> list[str]:
     return lines + [
         f"to fix a label, add `file,label`{example} or `file,-` to drop the image, to labels_fix.csv, set "
         "index.fixes: labels_fix.csv in params.yaml, commit both, and run dvc repro"
+    ]
+
+
+def audit(model_path: Path, top: int) -> list[str]:
+    """Rank every image of the cache's splits by how likely the model finds its label (the training split too,
+    scored as validation is: no augmentation); write metrics/label_review.csv and .png; return the lines to print."""
+    if not Path(model_path).is_file():
+        raise PetsError(f"{model_path} not found: train a model first (dvc repro, or a quick start: make pictures)")
+    classifier = load_classifier(model_path)
+    manifest = read_manifest(layout.CACHE)
+    if manifest["classes"] != classifier.classes:
+        raise PetsError(f"{model_path} was not trained on the classes of {layout.CACHE}: run dvc repro first")
+    active = runtime()
+    active.place(classifier.module)
+    rows = []
+    for name in manifest["splits"]:
+        split = CachedSplit(layout.CACHE, name)
+        rows += prediction_rows(name, split.files, predict_probs(classifier, split, active), split.labels,
+                                classifier.classes)  # fmt: skip
+    rows = ranked(rows)
+    write_text(layout.LABEL_REVIEW, review_csv(rows))
+    review_picture(rows, layout.RAW, layout.LABEL_REVIEW_PNG, top)
+    return fix_lines(rows, top) + [
+        f"all {len(rows)} images ranked in {layout.LABEL_REVIEW}, the first {top} in {layout.LABEL_REVIEW_PNG}"
     ]

@@ -27,14 +27,16 @@ def reliability_diagram(probs_before: np.ndarray, probs_after: np.ndarray, label
     """Accuracy against confidence per bin, as uncalibrated and with the temperature: on the diagonal = calibrated.
     Each bar is labelled, and shaded, by how many images its bin holds."""
     figure, axes = plt.subplots(1, 2, figsize=(9, 4.4), sharey=True)
+    measured = "not_measured" not in report
     panels = (
-        (axes[0], probs_before, f"softmax as trained: ECE {report['ece_before']:.3f}"),
-        (axes[1], probs_after, f"temperature {report['temperature']:.2f}: ECE {report['ece_after']:.3f}"),
-    )
+        (axes[0], probs_before, f"softmax as trained: ECE {report['ece_before']:.3f}" if measured else "not measured"),
+        (axes[1], probs_after, f"temperature {report['temperature']:.2f}" + (
+            f": ECE {report['ece_after']:.3f}" if measured else "")),
+    )  # fmt: skip
     for ax, probs, title in panels:
         rows = reliability(probs, labels, report["bins"])
         width = 1 / report["bins"]
-        most = max(row["count"] for row in rows)
+        most = max((row["count"] for row in rows), default=1)
         for row in rows:
             shade = 0.3 + 0.7 * row["count"] / most
             ax.bar(row["low"], row["accuracy"], width=width, align="edge", color=(0.2, 0.4, 0.8, shade))
@@ -44,7 +46,8 @@ def reliability_diagram(probs_before: np.ndarray, probs_after: np.ndarray, label
         ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
         ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (top probability)", title=title)
     axes[0].set_ylabel("accuracy")
-    figure.suptitle(f"Reliability on {report['measured_on']} (red: the gap to the diagonal)", fontsize=10)
+    heading = f"Reliability on {report['measured_on']} (red: the gap to the diagonal)"
+    figure.suptitle(heading if measured else f"Reliability not measured: {report['not_measured']}", fontsize=10)
     figure.tight_layout()
     save_figure(figure, path)
 
@@ -71,6 +74,8 @@ def calibration_metrics(scores: dict, temperature: float, *, reliability_png, co
         "fitted_on": describe(fit_split, fit_positions, len(fit_labels)),
         "measured_on": describe(split, positions, len(labels)),
     }
+    if not len(labels):  # one validation image: it is the fitting half, and the measuring half is empty
+        report["not_measured"] = f"no image is left to measure it on ({report['fitted_on']} fitted it)"
     if reason := why_not_fitted(fit_log_probs, fit_labels):  # the train stage kept temperature 1, for this reason
         report["not_fitted"] = reason
     before, after = log_probs.softmax(1).double().numpy(), scaled(log_probs.double(), temperature).numpy()

@@ -2,11 +2,15 @@
 validation images, and the exact McNemar test on the images only one of the two gets right."""
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.stats import binomtest
 
+from pets.config import layout
 from pets.errors import PetsError
+from pets.report.predictions import read_predictions
+from pets.workspace.revisions import WORKSPACE, read_at
 
 RESAMPLES, ALPHA = 10_000, 0.05
 
@@ -111,3 +115,21 @@ def changed(a_rows: list[dict], b_rows: list[dict], split: str = "valid") -> lis
         if right_a != right_b:
             found.append(("fixed" if right_b else "broken", first[file], second[file]))
     return found
+
+
+def compare_revisions(revisions: list[str], picture: Path | None) -> tuple[Comparison, str | None]:
+    """Compare the runs of two revisions (default HEAD and the workspace; one given: it against the workspace) image
+    by image; draw the images that changed into `picture` (None: no picture). Returns the comparison and the line
+    that says what was drawn, if anything changed."""
+    if len(revisions) > 2:
+        raise PetsError(f"compare takes two revisions at most (A B), not {len(revisions)}: {' '.join(revisions)}")
+    a, b = revisions + ["HEAD", WORKSPACE][len(revisions) :]
+    rows = [read_predictions(read_at(rev, layout.PREDICTIONS), f"{rev}:{layout.PREDICTIONS}") for rev in (a, b)]
+    comparison = paired(*rows, a=a, b=b)
+    if picture is None or not (comparison.fixed or comparison.broken):
+        return comparison, None
+    from pets.report.pictures import changed_images  # noqa: PLC0415 - matplotlib, only when there is a picture
+
+    drawn = changed_images(changed(*rows), layout.RAW, picture, a=a, b=b)
+    where = f"{drawn} of them in {picture}" if drawn else f"none drawn: their files are not in {layout.RAW}"
+    return comparison, f"images that changed: {comparison.fixed + comparison.broken}, {where}"

@@ -3,6 +3,10 @@
 import csv
 import json
 
+from pets.config.settings import Params
+from pets.data.index import SPLITS
+from pets.model.classifier import Classifier
+
 WORST = 5  # classes named as the weakest
 
 
@@ -28,41 +32,66 @@ def weakest_line(worst):
     )
 
 
-def model_card(*, params: dict, checkpoint: dict, metrics: dict, per_class: list[dict], export: dict) -> str:
-    """The card in Markdown: model, data, params, metrics per split, weakest classes, calibration, use, limits."""
-    recipe = params["datasets"][params["data"]]
-    train, calibration = params["train"], metrics["calibration"]
-    splits = [name for name in ("train", "valid", "test") if name in metrics]
-    classes = checkpoint["classes"]
-    missed = [row for row in per_class if row["accuracy"] and float(row["accuracy"]) < 1]  # no accuracy: no images
-    worst = sorted(missed, key=lambda row: (float(row["accuracy"]), row["class"]))[:WORST]
-    at_08 = next((row for row in calibration["coverage_risk"] if row["threshold"] == 0.8), None)
+def calibration_lines(calibration: dict) -> list[str]:
+    fitted = (
+        f"- Temperature {calibration['temperature']:.3f}, fitted on {calibration['fitted_on']}"
+        if "not_fitted" not in calibration
+        else f"- No temperature (1, the softmax as trained): {calibration['not_fitted']}"
+    )
+    if "not_measured" in calibration:
+        return [f"{fitted}; calibration not measured: {calibration['not_measured']}."]
     lines = [
-        f"# Model card: {checkpoint['arch']} on {params['data']}",
+        f"{fitted}; measured on {calibration['measured_on']}: expected calibration error ({calibration['bins']} bins) "
+        f"{calibration['ece_before']:.3f} before, {calibration['ece_after']:.3f} after; NLL "
+        f"{calibration['nll_before']:.3f} before, {calibration['nll_after']:.3f} after."
+    ]
+    at_08 = next((row for row in calibration["coverage_risk"] if row["threshold"] == 0.8), None)
+    if at_08:
+        lines.append(
+            f"- Answering only at probability 0.8 or more: {_percent(at_08['coverage'])} of images answered, "
+            f"{_percent(at_08['error_rate'])} of those wrong (metrics/coverage_risk.tsv has every threshold)."
+        )
+    return lines
+
+
+def model_lines(params: Params, classifier: Classifier, export: dict) -> list[str]:
+    preprocess = classifier.preprocess
+    return [
+        f"# Model card: {classifier.name} on {params.data}",
         "",
         "Written by the export stage (`dvc repro export`) from this run's params, metrics and model; regenerated "
         "with the model. Files: `models/model.pt` (PyTorch) and `models/model.onnx` (onnxruntime, the same "
         f"probabilities within {export['max_abs_difference']:.1e} on {export['images']} validation images).",
         "",
         "## Model",
-        f"- Architecture: `{checkpoint['arch']}`; initial weights: `{params['weights']}`.",
-        f"- Input: {checkpoint['resolution']} px squares ({checkpoint['resize']}), resized to {checkpoint['size']} px,"
-        f" normalised with mean {checkpoint['mean']} and std {checkpoint['std']}.",
-        f"- Output: probabilities over {len(classes)} classes, calibrated by temperature "
-        f"{checkpoint.get('temperature', 1.0):.3f}.",
-        "",
+        f"- Architecture: `{classifier.name}`, {classifier.head} head; initial weights: `{params.value('weights')}`.",
+        f"- Input: {preprocess.resolution} px squares ({preprocess.resize}), resized to {preprocess.size} px,"
+        f" normalised with mean {list(preprocess.mean)} and std {list(preprocess.std)}.",
+        f"- Output: probabilities over {len(classifier.classes)} classes, calibrated by temperature "
+        f"{classifier.temperature:.3f}.",
+    ]
+
+
+def data_lines(params: Params, classifier: Classifier, metrics: dict, splits: list[str]) -> list[str]:
+    train = params.train
+    return [
         "## Data",
-        f"- Recipe `{params['data']}`: `{json.dumps(recipe)}`.",
+        f"- Recipe `{params.data}`: `{json.dumps(params.recipe)}`.",
         "- Images: " + ", ".join(f"{metrics[name]['count']} {name}" for name in splits) + ".",
-        f"- Labels: {params['index']['label']} rule; split: {params['index']['split']} "
-        f"(seed {params['index']['seed']}).",
-        f"- Classes ({len(classes)}): " + ", ".join(classes) + ".",
+        f"- Labels: {params.index.label} rule; split: {params.index.split} (seed {params.index.seed}).",
+        f"- Classes ({len(classifier.classes)}): " + ", ".join(classifier.classes) + ".",
         "",
         "## Training",
-        f"- {params['size']} px, batch {train['batch_size']}, {_epochs(train['epochs'])} with the body frozen at lr "
-        f"{train['lr']}, then {_epochs(train['epochs_unfrozen'])} unfrozen at {train['lr_unfrozen']}; weight decay "
-        f"{train['weight_decay']}, seed {train['seed']}.",
-        "",
+        f"- {params.size} px, batch {train.batch_size}, {_epochs(train.epochs)} with the body frozen at lr "
+        f"{train.lr}, then {_epochs(train.epochs_unfrozen)} unfrozen at {list(train.lr_unfrozen)}; weight decay "
+        f"{train.weight_decay}, seed {train.seed}.",
+    ]
+
+
+def metrics_lines(metrics: dict, per_class: list[dict], splits: list[str]) -> list[str]:
+    missed = [row for row in per_class if row["accuracy"] and float(row["accuracy"]) < 1]  # no accuracy: no images
+    worst = sorted(missed, key=lambda row: (float(row["accuracy"]), row["class"]))[:WORST]
+    return [
         "## Metrics",
         "| split | images | error rate | accuracy | loss |",
         "| --- | ---: | ---: | ---: | ---: |",
@@ -73,25 +102,12 @@ def model_card(*, params: dict, checkpoint: dict, metrics: dict, per_class: list
         ),
         "",
         weakest_line(worst),
-        "",
-        "## Calibration",
-        (
-            f"- Temperature {calibration['temperature']:.3f}, fitted on {calibration['fitted_on']}; measured on "
-            if "not_fitted" not in calibration
-            else f"- No temperature (1, the softmax as trained): {calibration['not_fitted']}; measured on "
-        )
-        + f"{calibration['measured_on']}: expected calibration error ({calibration['bins']} bins) "
-        f"{calibration['ece_before']:.3f} before, {calibration['ece_after']:.3f} after; NLL "
-        f"{calibration['nll_before']:.3f} before, {calibration['nll_after']:.3f} after.",
-        *(
-            [
-                f"- Answering only at probability 0.8 or more: {_percent(at_08['coverage'])} of images answered, "
-                f"{_percent(at_08['error_rate'])} of those wrong (metrics/coverage_risk.tsv has every threshold)."
-            ]
-            if at_08
-            else []
-        ),
-        "",
+    ]
+
+
+def use_and_limits_lines(params: Params, classifier: Classifier, held_out: int) -> list[str]:
+    resolution, classes = classifier.preprocess.resolution, classifier.classes
+    return [
         "## Use",
         "```",
         "python -m pets predict photo.jpg [--min-confidence 0.8]              # model.pt, in this project",
@@ -101,15 +117,27 @@ def model_card(*, params: dict, checkpoint: dict, metrics: dict, per_class: list
         "Elsewhere, with numpy, Pillow and onnxruntime: copy `models/model.onnx` and `pets/errors.py`, "
         "`pets/data/images.py`, `pets/inference/answers.py`, `pets/inference/onnx_model.py` (keeping their paths), "
         "then `python -m pets.inference.onnx_model model.onnx photo.jpg`. The graph takes uint8 RGB pixels, NHWC, "
-        f"({checkpoint['resolution']} x {checkpoint['resolution']}), as `load_image` makes them.",
+        f"({resolution} x {resolution}), as `load_image` makes them.",
         "",
         "## Limits",
-        f"- It knows only these {len(classes)} classes, from the {params['data']} images: every picture gets one of "
+        f"- It knows only these {len(classes)} classes, from the {params.data} images: every picture gets one of "
         "them, whatever it shows. A picture unlike the training ones (another kind of subject, a drawing, a "
         "screenshot, odd light or framing) gets an answer that means little; `--min-confidence` makes it say "
         "unsure instead when its probability is low, but a confident mistake on such a picture is possible.",
-        f"- The figures above come from {sum(metrics[name]['count'] for name in splits if name != 'train')} held-out "
-        "images of the same source as the training ones; on pictures from elsewhere expect a higher error rate.",
-        "",
+        f"- The figures above come from {held_out} held-out images of the same source as the training ones; on "
+        "pictures from elsewhere expect a higher error rate.",
     ]
-    return "\n".join(lines)
+
+
+def model_card(*, params: Params, classifier: Classifier, metrics: dict, per_class: list[dict], export: dict) -> str:
+    """The card in Markdown: model, data, params, metrics per split, weakest classes, calibration, use, limits."""
+    splits = [name for name in SPLITS if name in metrics]
+    held_out = sum(metrics[name]["count"] for name in splits if name != "train")
+    sections = [
+        model_lines(params, classifier, export),
+        data_lines(params, classifier, metrics, splits),
+        metrics_lines(metrics, per_class, splits),
+        ["## Calibration", *calibration_lines(metrics["calibration"])],
+        use_and_limits_lines(params, classifier, held_out),
+    ]
+    return "\n\n".join("\n".join(lines) for lines in sections) + "\n"

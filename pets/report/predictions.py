@@ -7,10 +7,11 @@ from collections.abc import Sequence
 
 import torch
 
+from pets.data.index import SPLITS
 from pets.errors import PetsError
 
 COLUMNS = ("split", "file", "label", "predicted", "p_label", "p_predicted")
-SPLITS = ("valid", "test")  # the splits scored as held out; train is in metrics.json only
+HELD_OUT = SPLITS[1:]  # valid, test: the splits scored as held out; train is in metrics.json only
 
 
 def prediction_rows(
@@ -41,13 +42,13 @@ def predictions_csv(rows: list[dict]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(sorted(rows, key=lambda row: (SPLITS.index(row["split"]), row["file"])))
+    writer.writerows(sorted(rows, key=lambda row: (HELD_OUT.index(row["split"]), row["file"])))
     return out.getvalue()
 
 
 def read_predictions(text: str, source: str) -> list[dict]:
     """The rows of a predictions file; one line naming `source` and the line when it is not one."""
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))  # a file saved by a spreadsheet: its BOM
     if tuple(reader.fieldnames or ()) != COLUMNS:
         raise PetsError(f"{source}: not a predictions file (header {reader.fieldnames}, expected {','.join(COLUMNS)})")
     rows, seen = [], set()
@@ -55,8 +56,8 @@ def read_predictions(text: str, source: str) -> list[dict]:
         try:
             if None in row or None in row.values():
                 raise ValueError("wrong number of fields")
-            if row["split"] not in SPLITS:
-                raise ValueError(f"split {row['split']!r} is not one of {', '.join(SPLITS)}")
+            if row["split"] not in HELD_OUT:
+                raise ValueError(f"split {row['split']!r} is not one of {', '.join(HELD_OUT)}")
             for key in ("p_label", "p_predicted"):
                 row[key] = float(row[key])
                 if not 0 <= row[key] <= 1:

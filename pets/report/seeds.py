@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from scipy.stats import ttest_ind, ttest_rel
 
 from pets.config import layout
+from pets.errors import PetsError
+from pets.workspace.experiments import shown_experiments
 
 SEED_PARAMS = ("train.seed",)
 
@@ -125,3 +127,11 @@ def report_lines(report: list[dict]) -> list[str]:
             text += f"; {row['difference']:+.4f} against the best, {row['test']} p = {row['p']:.2g}"
         lines.append(text + (f"; {row['note']}" if "note" in row else ""))
     return lines
+
+
+def seeds_of_experiments(seed_params=SEED_PARAMS, all_commits: bool = False) -> list[dict]:
+    """seed_report of the runs `dvc exp show` lists (of every commit with `all_commits`)."""
+    runs = runs_of(shown_experiments(all_commits))
+    if not runs:
+        raise PetsError(f"no run with {layout.METRICS_JSON} in dvc exp show: run dvc exp run first")
+    return seed_report(group_by_recipe(runs, seed_params), seed_params)

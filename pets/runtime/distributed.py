@@ -22,6 +22,18 @@ def is_main():
     return world()[0] == 0
 
 
+def wrap(module):
+    """The module to step: under several processes, DistributedDataParallel around it (it averages the gradients).
+    find_unused_parameters keeps DDP's gradient buckets in their first layout: DDP otherwise regroups them after a
+    wrapper's first step, and with three or more processes the order of the all-reduce's sums changes the last bits,
+    so a run resumed mid-phase (a new wrapper) would part from an uninterrupted one (tests/test_interruptions.py)."""
+    if world()[1] == 1:
+        return module
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(module, find_unused_parameters=True)
+
+
 def sum_across(tensor):
     """The tensor added up over every process (in place); unchanged when not distributed."""
     if dist.is_initialized():

@@ -6,41 +6,34 @@ for Gradio 5.34: each needs its own workaround), and it would add a web framewor
 one static page (pets/serve/page.html, nothing external) posts each image's bytes to /predict and shows the answer.
 
 Bounded by design: an upload over MAX_UPLOAD_BYTES is refused before it is read, an image over MAX_PIXELS before it
-is decoded (a decompression bomb is a small file that claims a huge size), at most SLOTS uploads are read and decoded
-at once and WAITING more wait their turn; beyond that a request gets 503. Memory stays below about
-SLOTS x (MAX_UPLOAD_BYTES + 3 x MAX_PIXELS) bytes above the model's.
+is decoded (a decompression bomb is a small file that claims a huge size). At most READING uploads are read and
+answered at once, each read at a minimum rate (pets.serve.web: a client trickling bytes is answered 408 within
+seconds), and of those at most SLOTS are decoded at once; WAITING more wait for a place without being read, and
+beyond that a request gets 503. Memory stays below about READING x MAX_UPLOAD_BYTES + SLOTS x 3 x MAX_PIXELS bytes
+above the model's.
 """
 
 import contextlib
 import io
-import ipaddress
-import json
 import sys
 import threading
 import time
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from PIL import Image
 
-from pets.errors import PetsError
 from pets.inference.answers import is_unsure
+from pets.inference.predictor import loaded_classifier
+from pets.serve.web import Handler, Refused, is_loopback, listen
 
 MAX_UPLOAD_BYTES = 20 * 2**20  # a 50-megapixel phone photo is 10-20 MB as JPEG
 MAX_PIXELS = 64_000_000  # width x height; a 50-megapixel photo passes, Pillow's own bomb check starts at 89 M
-SLOTS = 2  # uploads read and decoded at once
-WAITING = 32  # uploads queued for a slot; more are refused (503)
+SLOTS = 2  # uploads decoded at once
+READING = 8  # uploads read and answered at once, each read within its deadline: the bodies in memory
+WAITING = 32  # uploads queued for a place, their bodies not yet read; more are refused (503)
 TOP = 5
 PAGE = Path(__file__).with_name("page.html")
-
-
-class Refused(Exception):
-    """An upload answered with a 4xx or 5xx status and one line saying why."""
-
-    def __init__(self, status: HTTPStatus, reason: str):
-        super().__init__(reason)
-        self.status = status
 
 
 def checked_image_bytes(body: bytes) -> None:
@@ -69,24 +62,24 @@ class Classifying:
 
     def __init__(self, classifier, min_confidence: float | None):
         self.classifier, self.min_confidence = classifier, min_confidence
-        self.slots = threading.BoundedSemaphore(SLOTS)
+        self.places, self.slots = threading.BoundedSemaphore(READING), threading.BoundedSemaphore(SLOTS)
         self.model_lock = threading.Lock()  # one forward pass at a time: the model's threads use every core
-        self.waiting, self.waiting_lock = 0, threading.Lock()
+        self.counts, self.counts_lock = {"admitted": 0}, threading.Lock()
 
-    def slot(self):
-        with self.waiting_lock:
-            if self.waiting >= SLOTS + WAITING:
+    @contextlib.contextmanager
+    def place(self):
+        """A place among the READING uploads read and answered at once, queued behind at most WAITING others (503
+        beyond): only those with a place hold their body in memory. Then each waits for one of the SLOTS decoders."""
+        with self.counts_lock:
+            if self.counts["admitted"] >= READING + WAITING:
                 raise Refused(HTTPStatus.SERVICE_UNAVAILABLE, "busy: too many uploads at once, try again shortly")
-            self.waiting += 1
-        return self
-
-    def __enter__(self):
-        self.slots.acquire()
-
-    def __exit__(self, *exc):
-        self.slots.release()
-        with self.waiting_lock:
-            self.waiting -= 1
+            self.counts["admitted"] += 1
+        try:
+            with self.places:
+                yield
+        finally:
+            with self.counts_lock:
+                self.counts["admitted"] -= 1
 
     def answer(self, body: bytes) -> dict:
         started = time.perf_counter()
@@ -107,9 +100,8 @@ class Classifying:
         }
 
 
-class Handler(BaseHTTPRequestHandler):
+class PredictHandler(Handler):
     server_version = "pets"
-    timeout = 30  # seconds a client may take to send its request: a stalled upload does not hold a slot forever
     state: Classifying  # set on the subclass make_server builds
 
     def do_GET(self):
@@ -134,9 +126,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise Refused(HTTPStatus.NOT_FOUND, f"no {self.path}: post images to /predict")
             self.send_json(HTTPStatus.OK, self.predict())
         except Refused as refused:
-            self.close_connection = True  # an unread body must not be taken for the next request
-            with contextlib.suppress(OSError):  # a client that left does not hear it
-                self.send_json(refused.status, {"error": str(refused)})
+            self.refuse(refused)
 
     def predict(self) -> dict:
         kind = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
@@ -145,58 +135,40 @@ class Handler(BaseHTTPRequestHandler):
                 HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
                 f"expected an image's bytes (Content-Type image/* or application/octet-stream), got {kind or 'none'}",
             )
-        if self.headers.get("Content-Length") is None:
-            raise Refused(HTTPStatus.LENGTH_REQUIRED, "the upload has no Content-Length")
-        try:
-            length = int(self.headers["Content-Length"])
-        except ValueError:
-            raise Refused(HTTPStatus.BAD_REQUEST, "the upload's Content-Length is not a number") from None
-        if length <= 0:
-            raise Refused(HTTPStatus.BAD_REQUEST, "the file is empty (0 bytes): pick an image")
-        if length > MAX_UPLOAD_BYTES:
-            raise Refused(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                f"the file is {length / 2**20:.1f} MB: the limit is {MAX_UPLOAD_BYTES / 2**20:.0f} MB",
-            )
-        with self.state.slot():
-            try:
-                body = self.rfile.read(length)
-            except TimeoutError:
-                raise Refused(
-                    HTTPStatus.REQUEST_TIMEOUT, f"the upload stalled for {self.timeout} s: send it again"
-                ) from None
-            if len(body) < length:
-                raise Refused(HTTPStatus.BAD_REQUEST, f"the upload stopped after {len(body)} of {length} bytes")
-            return self.state.answer(body)
-
-    def send_json(self, status, payload):
-        self.send(status, json.dumps(payload).encode(), "application/json")
-
-    def send(self, status, body, content_type):
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format, *args):  # noqa: A002 - the signature BaseHTTPRequestHandler calls
-        print(f"{self.address_string()} {format % args}", file=sys.stderr, flush=True)
-
-
-def is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
+        length = self.body_length(MAX_UPLOAD_BYTES)
+        with self.state.place():
+            body = self.read_body(length)  # before a decoder is taken: a slow upload keeps no one else waiting
+            with self.state.slots:
+                return self.state.answer(body)
 
 
 def make_server(classifier, *, host: str = "127.0.0.1", port: int = 8000, min_confidence: float | None = None):
-    """A ThreadingHTTPServer answering the page and /predict (port 0: any free port; server.server_port says)."""
-    handler = type("PetsHandler", (Handler,), {"state": Classifying(classifier, min_confidence)})
+    """A server answering the page and /predict (port 0: any free port; server.server_port says)."""
+    return listen(
+        type("PetsHandler", (PredictHandler,), {"state": Classifying(classifier, min_confidence)}), host, port
+    )
+
+
+def serve(model: str, *, host: str, port: int, min_confidence: float | None) -> None:
+    """`python -m pets serve`: the page for a model.pt or model.onnx, until Ctrl-C."""
+    classifier = loaded_classifier(model)
+    server = make_server(classifier, host=host, port=port, min_confidence=min_confidence)
+    if not is_loopback(host):
+        print(
+            f"warning: serving on {host}: anyone who can reach this machine on port {server.server_port} can "
+            "use the model (the default, 127.0.0.1, is this machine alone)",
+            file=sys.stderr,
+        )
+    shown_host = f"[{host}]" if ":" in host else host
+    print(
+        f"serving {model} ({classifier.arch}, {len(classifier.classes)} classes) at "
+        f"http://{shown_host}:{server.server_port}/ (uploads up to {MAX_UPLOAD_BYTES // 2**20} MB and "
+        f"{MAX_PIXELS // 10**6} megapixels); Ctrl-C stops",
+        flush=True,
+    )
     try:
-        server = ThreadingHTTPServer((host, port), handler)
-    except OSError as error:
-        raise PetsError(f"cannot serve on {host}:{port} ({error.strerror}): choose another with --port") from None
-    server.daemon_threads = True
-    return server
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+    finally:
+        server.server_close()

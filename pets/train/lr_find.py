@@ -18,7 +18,7 @@ from pets.model.build import build_model
 from pets.report.pictures import lr_curve
 from pets.runtime.profile import runtime
 from pets.train.loop import seed_everything, training_step
-from pets.train.recipe import Recipe, set_phase, train_mode
+from pets.train.recipe import set_phase, train_mode
 
 
 def _endless(split, batch_size, seed):
@@ -27,31 +27,31 @@ def _endless(split, batch_size, seed):
 
 
 def lr_range_test(
-    model, split, *, recipe, preprocess, runtime, frozen, start=1e-7, end=10.0, iterations=100, beta=0.98, log=print
+    classifier, split, *, settings, runtime, frozen, start=1e-7, end=10.0, iterations=100, beta=0.98, log=print
 ):
     """(rates, smoothed losses) of an exponential sweep from `start` to `end`, stopped when the loss explodes;
-    `log` gets a line at each tenth of the iterations."""
-    runtime.place(model)
-    set_phase(model, recipe, frozen)
-    train_mode(model, recipe, frozen)
+    `log` gets a line at each tenth of the iterations. settings: params.yaml's `train` section."""
+    runtime.place(classifier.module)
+    set_phase(classifier, settings, frozen)
+    train_mode(classifier, settings, frozen)
     optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=start, weight_decay=recipe.weight_decay
+        [p for p in classifier.module.parameters() if p.requires_grad], lr=start, weight_decay=settings.weight_decay
     )
-    generator = torch.Generator(device=runtime.device).manual_seed(recipe.seed)
+    generator = torch.Generator(device=runtime.device).manual_seed(settings.seed)
     rates, smoothed, average, best = [], [], 0.0, math.inf
-    loader = zip(range(iterations), _endless(split, recipe.batch_size, recipe.seed))
+    loader = zip(range(iterations), _endless(split, settings.batch_size, settings.seed))
     tenth, started = max(1, iterations // 10), time.monotonic()
     for step, (batch, labels) in loader:
         rate = start * (end / start) ** (step / max(1, iterations - 1))
         for group in optimizer.param_groups:
             group["lr"] = rate
         loss = training_step(
-            model,
+            classifier,
+            classifier.module,
             batch,
             labels,
             optimizer=optimizer,
-            recipe=recipe,
-            preprocess=preprocess,
+            augment=settings.augment,
             runtime=runtime,
             generator=generator,
         )
@@ -64,7 +64,7 @@ def lr_range_test(
         smoothed.append(value)
         if (step + 1) % tenth == 0:
             seconds = time.monotonic() - started
-            speed, left = (step + 1) * recipe.batch_size / seconds, seconds * (iterations / (step + 1) - 1)
+            speed, left = (step + 1) * settings.batch_size / seconds, seconds * (iterations / (step + 1) - 1)
             log(
                 f"lr_find: {step + 1}/{iterations} batches, lr {rate:.2e}, loss {value:.4f} "
                 f"({speed:.0f} img/s, ETA {left:.0f} s)"
@@ -87,21 +87,21 @@ def run_lr_find(phase, out, iterations):
     if Path(out).exists() and not Path(out).is_dir():
         raise PetsError(f"--out {out} is a file: name a folder for lr_find.tsv, lr_find.png and lr_find.json")
     params = load_params()
-    recipe = Recipe.from_params(params)
     split = CachedSplit(layout.CACHE, "train")
-    manifest = split.manifest
-    seed_everything(recipe.seed)
-    model, mean, std = build_model(
-        params["arch"], manifest["classes"], params["weights"], manifest["mean"], manifest["std"], head=recipe.head
+    seed_everything(params.train.seed)
+    classifier = build_model(
+        params.arch,
+        split.manifest["classes"],
+        params.weights,
+        Preprocess.of_cache(split.manifest, params.size),
+        head=params.train.head,
     )
-    preprocess = Preprocess.of_cache(manifest, params["size"], mean, std)
     rates, losses = lr_range_test(
-        model,
+        classifier,
         split,
-        recipe=recipe,
-        preprocess=preprocess,
-        runtime=runtime(params["threads"]),
-        frozen=phase == "frozen" and recipe.pretrained,
+        settings=params.train,
+        runtime=runtime(params.threads),
+        frozen=phase == "frozen" and classifier.pretrained,
         iterations=iterations,
     )
     suggested = suggestions(rates, losses)

@@ -6,7 +6,6 @@ fingerprint (the train stage's params, the pixel cache, the weights file and the
 from anything else starts from epoch 1. It is deleted once training has finished.
 """
 
-import hashlib
 import io
 import json
 import sys
@@ -17,32 +16,21 @@ import torch
 from pets.atomic import atomic_path
 from pets.config import layout
 from pets.config.params import stage_param_keys
-from pets.config.weights import Weights
+from pets.config.settings import Params
+from pets.digest import bytes_sha256, file_sha256
 
 
-def _file_digest(path):
-    with open(path, "rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()
-
-
-def fingerprint(params, cache_dir, stage="train"):
+def fingerprint(params: Params, cache_dir, stage="train"):
     """sha256 of what decides a run's result: the stage's params, the cache's files, a weights file if one is
     named, and the source of every project module this process has imported."""
-    digest = hashlib.sha256()
-    for key in stage_param_keys(stage):
-        value = params
-        for part in key.split("."):
-            value = value[part]
-        digest.update(json.dumps([key, value], sort_keys=True).encode())
+    parts = [json.dumps([key, params.value(key)], sort_keys=True) for key in stage_param_keys(stage)]
     files = sorted(Path(cache_dir).iterdir())
-    weights = Weights.parse(params["weights"])
-    if weights.kind == "file" and weights.path.is_file():
-        files.append(weights.path)
+    if params.weights.kind == "file" and params.weights.path.is_file():
+        files.append(params.weights.path)
     modules = sorted(name for name in sys.modules if name.split(".")[0] in ("__main__", "pets", "stages"))
     files += [Path(sys.modules[name].__file__) for name in modules if getattr(sys.modules[name], "__file__", None)]
-    for path in files:
-        digest.update(f"{path.name}:{_file_digest(path)}".encode())
-    return digest.hexdigest()
+    parts += [f"{path.name}:{file_sha256(path)}" for path in files]
+    return bytes_sha256("".join(parts).encode())
 
 
 FIELDS = {"fingerprint": str, "arch": str, "classes": list, "epoch": int, "history": list, "model": dict,
@@ -58,7 +46,7 @@ def write_state(path, state):
     with atomic_path(path) as tmp:  # the bytes as a uint8 tensor: stored as they are, not as a pickled string
         torch.save(
             {
-                "sha256": hashlib.sha256(data).hexdigest(),
+                "sha256": bytes_sha256(data),
                 "payload": torch.frombuffer(bytearray(data), dtype=torch.uint8),
             },
             tmp,
@@ -75,7 +63,7 @@ def read_state(path):
     if not (isinstance(payload, torch.Tensor) and payload.dtype == torch.uint8):
         return None, "is not a resume checkpoint"
     data = payload.numpy().tobytes()
-    if hashlib.sha256(data).hexdigest() != wrapper["sha256"]:
+    if bytes_sha256(data) != wrapper["sha256"]:
         return None, "is damaged (its contents do not match their sha256)"
     try:
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)

@@ -2,17 +2,21 @@
 into the workspace before `dvc exp run`, so that it gives its own result whatever an earlier experiment left there.
 
 `dvc exp run -S` leaves its values in params.yaml; a quick start that set only its own would inherit the rest from
-whatever ran before (batch 8 from the photos, the digits' label rule, ...)."""
+whatever ran before (batch 8 from the photos, the digits' label rule, ...). A params.yaml that holds anything else
+(a user's edits) is first copied aside, to a file of its own that is never overwritten."""
 
 import copy
-import shutil
+import io
+import itertools
 import subprocess
 from pathlib import Path
 
-import yaml
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedSeq
 
-from pets.config.params import Loader
+from pets.atomic import atomic_path
+from pets.config.params import parse_yaml, read_params
+from pets.config.settings import dotted_value, set_dotted
 from pets.errors import PetsError
 
 QUICKSTARTS = Path("quickstarts.yaml")
@@ -22,7 +26,10 @@ KEPT_EDITS = Path("params.mine.yaml")  # params.yaml as it was, when it held edi
 
 def load_quickstarts(path: Path = QUICKSTARTS) -> dict[str, dict]:
     """Each quick start's values by name: dotted params keys (train.epochs) and their values."""
-    return yaml.load(path.read_text(), Loader=Loader)
+    quickstarts = read_params(path)
+    if not isinstance(quickstarts, dict) or not all(isinstance(v, dict | None) for v in quickstarts.values()):
+        raise PetsError(f"{path}: not a mapping of quick starts, each a mapping of dotted params keys to values")
+    return {name: values or {} for name, values in quickstarts.items()}
 
 
 def quickstart_params(*, committed: dict, workspace: dict, values: dict) -> dict:
@@ -35,11 +42,7 @@ def quickstart_params(*, committed: dict, workspace: dict, values: dict) -> dict
         **{name: recipe for name, recipe in target["datasets"].items() if "builtin" in recipe},
     }
     for key, value in values.items():
-        *parents, last = key.split(".")
-        section = target
-        for part in parents:
-            section = section.setdefault(part, {})
-        section[last] = value
+        set_dotted(target, key, value)
     return target
 
 
@@ -56,33 +59,30 @@ def differences(before: dict, after: dict, prefix: str = "") -> list[tuple[str, 
     return found
 
 
-def own_edits(*, committed: dict, workspace: dict, quickstarts: dict[str, dict]) -> list[str]:
-    """The keys where the workspace holds a value neither the commit nor any quick start gives: a user's own."""
-    given = {(key, repr(value)) for values in quickstarts.values() for key, value in values.items()}
-    return [key for key, _, value in differences(committed, workspace) if (key, repr(value)) not in given]
-
-
 def write_values(path: Path, changes: list[tuple[str, object, object]]) -> None:
-    """Set each changed value in params.yaml in place, keeping its comments and layout (as `dvc exp run -S` does)."""
+    """Set each changed value in params.yaml in place, keeping its comments, layout and line endings (as `dvc exp
+    run -S` does); written atomically."""
     editor = YAML()
     editor.preserve_quotes = True
     editor.width = 120
-    tree = editor.load(path.read_text())
+    raw = path.read_bytes()
+    tree = editor.load(raw.decode("utf-8-sig"))
     for key, _, value in changes:
         *parents, last = key.split(".")
         section = tree
         for part in parents:
             section = section.setdefault(part, {})
         section[last] = _flow(value)
-    with path.open("w") as out:
-        editor.dump(tree, out)
+    out = io.StringIO()
+    editor.dump(tree, out)
+    text = out.getvalue().replace("\n", "\r\n") if b"\r\n" in raw else out.getvalue()
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(("\ufeff" if raw.startswith(b"\xef\xbb\xbf") else "").encode() + text.encode())
 
 
 def _flow(value):
     """Lists as `[a, b]` on one line, as params.yaml writes them."""
     if isinstance(value, list):
-        from ruamel.yaml.comments import CommentedSeq
-
         seq = CommentedSeq(value)
         seq.fa.set_flow_style()
         return seq
@@ -93,11 +93,22 @@ def _git(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(["git", *args], input=stdin, capture_output=True, text=True)
 
 
+def _mapping(params: object, source: str, fix: str) -> dict:
+    if not isinstance(params, dict):
+        kind = "empty" if params is None else f"a {type(params).__name__}, not a mapping of params"
+        raise PetsError(f"{source} is {kind}: {fix}")
+    return params
+
+
 def committed_params(path: Path = PARAMS) -> dict:
     shown = _git("show", f"HEAD:{path}")
     if shown.returncode != 0:
         raise PetsError(f"{path} has no committed version (git show HEAD:{path} failed): commit it first")
-    return yaml.load(shown.stdout, Loader=Loader)
+    return _mapping(parse_yaml(shown.stdout, f"HEAD:{path}"), f"HEAD:{path}", "commit a params.yaml that is one")
+
+
+def workspace_params(path: Path = PARAMS) -> dict:
+    return _mapping(read_params(path), str(path), f"restore it with `git checkout {path}`")
 
 
 def saved(path: Path = PARAMS) -> bool:
@@ -108,38 +119,54 @@ def saved(path: Path = PARAMS) -> bool:
     return any(line.split()[0] == blob for line in held.splitlines() if line.strip())
 
 
+def keep_aside(path: Path) -> Path:
+    """Copy params.yaml to the first free params.mine.yaml, params.mine.2.yaml, ...: no copy is ever overwritten."""
+    for number in itertools.count(1):
+        copy_path = path.parent / (KEPT_EDITS.name if number == 1 else f"{KEPT_EDITS.stem}.{number}.yaml")
+        try:
+            with open(copy_path, "xb") as out:  # exclusive: a copy that appeared meanwhile is not overwritten
+                out.write(path.read_bytes())
+            return copy_path
+        except FileExistsError:
+            continue
+    raise AssertionError("unreachable")
+
+
 def parse_setting(setting: str) -> tuple[str, object]:
     """(dotted key, value) of a `key=value` as `dvc exp run -S` takes it: the value read as YAML."""
     key, equals, value = setting.partition("=")
     if not equals or not key:
         raise PetsError(f"{setting!r}: a setting is key=value, e.g. datasets.pictures.folder=~/pictures")
-    return key, yaml.load(value, Loader=Loader) if value else ""
+    return key, parse_yaml(value, f"-S {setting}") if value else ""
 
 
 def prepare(
     name: str, *, settings: dict | None = None, path: Path = PARAMS, quickstarts_path: Path = QUICKSTARTS
 ) -> list[str]:
     """Write quick start `name`'s params, and `settings` over them, into params.yaml; return the lines that say what
-    changed."""
+    changed, and where params.yaml went first when it held what no commit, experiment or quick start gives."""
     quickstarts = load_quickstarts(quickstarts_path)
     if name not in quickstarts:
         raise PetsError(f"{name}: no such quick start in {quickstarts_path} (there: {', '.join(quickstarts)})")
-    committed = committed_params(path)
-    workspace = yaml.load(path.read_text(), Loader=Loader)
-    values = {**(quickstarts[name] or {}), **(settings or {})}
-    target = quickstart_params(committed=committed, workspace=workspace, values=values)
+    committed, workspace = committed_params(path), workspace_params(path)
+    target = quickstart_params(
+        committed=committed, workspace=workspace, values={**quickstarts[name], **(settings or {})}
+    )
     changes = differences(workspace, target)
+    if not changes:
+        return []
     lines = []
-    edits = own_edits(committed=committed, workspace=workspace, quickstarts=quickstarts)
-    changed_edits = [key for key, _, _ in changes if key in edits]
-    if changed_edits and not saved(path):
-        shutil.copy2(path, path.parent / KEPT_EDITS)
+    quick_starts = [quickstart_params(committed=committed, workspace=workspace, values=v) for v in quickstarts.values()]
+    if workspace not in quick_starts and not saved(path):
+        edited = [key for key, _, _ in differences(committed, workspace)]
+        shown = ", ".join(edited[:6]) + (f" and {len(edited) - 6} more" if len(edited) > 6 else "")
         lines.append(
-            f"{path}: your own {', '.join(changed_edits)} (in no commit or experiment) are copied to "
-            f"{KEPT_EDITS} before the {name} quick start sets its own"
+            f"{path}: as it was (in no commit or experiment; it differs from the commit in {shown or 'its layout'}) "
+            f"is kept in {keep_aside(path)} before the {name} quick start sets its own"
         )
-    if changes:
-        write_values(path, changes)
-        shown = ", ".join(f"{key}={new}" for key, _, new in changes)
-        lines.append(f"{path}: the {name} quick start sets {shown}")
+    write_values(path, changes)
+    lines.append(
+        f"{path}: the {name} quick start sets "
+        + ", ".join(f"{key}={new} (was {dotted_value(workspace, key, 'unset')})" for key, _, new in changes)
+    )
     return lines

@@ -26,8 +26,20 @@ def experiments() -> dict[str, list[str]]:
     return found
 
 
+def check_repository() -> None:
+    """One line when this folder is no git repository, or one without a commit: runs are read through git."""
+    if _git("rev-parse", "--is-inside-work-tree").returncode != 0:
+        raise PetsError(
+            f"{Path.cwd()} is not in a git repository: runs are compared through git (their commits and DVC's "
+            "experiments); run this in the project's clone"
+        )
+    if _git("rev-parse", "--verify", "--quiet", "HEAD").returncode != 0:
+        raise PetsError("this git repository has no commit yet: commit the project, then dvc exp run, then compare")
+
+
 def commit_of(revision: str) -> str:
     """The commit of a git revision or an experiment name; one line when it is neither, or names two experiments."""
+    check_repository()
     resolved = _git("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
     if resolved.returncode == 0:
         return resolved.stdout.strip()
