@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from pets.errors import PetsError
@@ -41,6 +42,13 @@ def _file_above(path: Path) -> Path:
     return next(parent for parent in path.parents if parent.exists() and not parent.is_dir())
 
 
+_writing = [0.0]  # seconds this process spent writing files through atomic_path (pets.runtime.clock reports them)
+
+
+def seconds_writing() -> float:
+    return _writing[0]
+
+
 @contextlib.contextmanager
 def atomic_path(final):
     """Yield a temporary path beside the file `final`; on success it replaces `final`. A folder at `final` is refused
@@ -48,9 +56,13 @@ def atomic_path(final):
     final = Path(final)
     if final.is_dir():
         raise PetsError(f"cannot write the file {final}: a folder is there (it is left as it is); name another path")
-    with _beside(final) as tmp:
-        yield tmp / final.name
-        os.replace(tmp / final.name, final)
+    started = time.perf_counter()
+    try:
+        with _beside(final) as tmp:
+            yield tmp / final.name
+            os.replace(tmp / final.name, final)
+    finally:
+        _writing[0] += time.perf_counter() - started
 
 
 @contextlib.contextmanager

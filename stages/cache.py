@@ -11,9 +11,11 @@ from pets.data.check import check_data, summary
 from pets.data.index import read_index
 from pets.errors import report_errors
 from pets.report.duplicates import duplicates_picture
+from pets.runtime.clock import timed
 
 
 @report_errors
+@timed("cache")
 def main():
     params = load_params()
     p = params.cache

@@ -4,9 +4,11 @@ from pets.config import layout
 from pets.config.params import load_params
 from pets.data.recipes import prepare_dataset
 from pets.errors import report_errors
+from pets.runtime.clock import timed
 
 
 @report_errors
+@timed("download")
 def main():
     params = load_params()
     prepare_dataset(params.data, params.recipe, layout.RAW, downloads=layout.DOWNLOADS)

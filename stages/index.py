@@ -8,6 +8,7 @@ from pets.config import layout
 from pets.config.params import load_params
 from pets.data.index import build_index, write_index
 from pets.errors import report_errors
+from pets.runtime.clock import timed
 
 
 def valid_range(report):
@@ -16,6 +17,7 @@ def valid_range(report):
 
 
 @report_errors
+@timed("index")
 def main():
     rows, classes, report = build_index(layout.RAW, load_params().index)
     with atomic_folder(layout.INDEX_DIR) as out:

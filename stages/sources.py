@@ -10,9 +10,11 @@ from pets.config import layout
 from pets.config.params import load_params
 from pets.data.sources import fixes_file, local_files, weights_file
 from pets.errors import report_errors
+from pets.runtime.clock import timed
 
 
 @report_errors
+@timed("sources")
 def main():
     params = load_params()  # every rule of pets.config.schema
     memo = json.loads(layout.HASHES.read_text()) if layout.HASHES.is_file() else {}

@@ -17,12 +17,13 @@ from PIL import Image
 from skimage import data as photographs
 from torch import nn
 
-from pets.data.cache import build_cache
-from pets.data.loader import CachedSplit
+from pets.data.cache import build_cache, read_manifest
 from pets.data.presets import Preprocess
 from pets.errors import PetsError
-from pets.inference.export import TOLERANCE, Pipeline, check_against_pytorch, export
+from pets.inference.calibration import scaled
+from pets.inference.export import CLOSEST, SAMPLE, TOLERANCE, Expected, check_against_scores, export
 from pets.inference.exported import check_exported_from
+from pets.inference.forward import score_splits
 from pets.inference.onnx_model import OnnxClassifier, predict_files
 from pets.inference.predict import predict_files as torch_predict_files
 from pets.model.build import build_model
@@ -51,6 +52,12 @@ def photo_cache(tmp_path_factory):
     return root
 
 
+def expected_of(classifier, cache):
+    """What the train stage's scores give the check: PyTorch's calibrated probabilities of the validation images."""
+    files = read_manifest(cache)["splits"]["valid"]["files"]
+    return Expected(scaled(score_splits(classifier, cache, CPU)["valid"], classifier.temperature), files, cache)
+
+
 def exported(tmp_path, photo_cache, arch, size, temperature=0.25, head="linear"):
     """model.pt of a randomly initialised `arch` and its model.onnx; temperature 0.25 sharpens the probabilities,
     so that agreement within the tolerance says more than it would of near-uniform ones."""
@@ -63,7 +70,7 @@ def exported(tmp_path, photo_cache, arch, size, temperature=0.25, head="linear")
     save_classifier(model_path, classifier)
     classifier = load_classifier(model_path)
     check = export(
-        classifier, model_path=model_path, onnx_path=onnx_path, check_split=CachedSplit(photo_cache, "valid")
+        classifier, model_path=model_path, onnx_path=onnx_path, expected=expected_of(classifier, photo_cache)
     )
     return load_classifier(model_path), model_path, onnx_path, check
 
@@ -100,7 +107,7 @@ def test_an_onnx_model_that_differs_from_pytorch_fails_the_check_naming_the_larg
     with torch.no_grad():
         model.module.fc.bias += torch.tensor([0.0, 0.3, 0.0])  # PyTorch's model no longer the one exported
     with pytest.raises(PetsError) as failed:
-        check_against_pytorch(onnx_path, Pipeline(model), CachedSplit(photo_cache, "valid"), name="model.onnx")
+        check_against_scores(onnx_path, expected_of(model, photo_cache), name="model.onnx")
     message = str(failed.value)
     assert "\n" not in message and "model.onnx does not match PyTorch on the valid images" in message
     assert (
@@ -119,13 +126,26 @@ class WithSvd(nn.Module):
         return self.fc(torch.linalg.svdvals(x.mean(1)).mean(-1, keepdim=True).expand(-1, 3))
 
 
+def test_the_check_is_bounded_seeded_and_holds_the_images_closest_to_another_class():
+    rng = np.random.default_rng(0)
+    for n in (6, 260, 1478, 20_000):
+        probabilities = rng.dirichlet(np.ones(37), size=n)
+        expected = Expected(probabilities, [f"{i}.jpg" for i in range(n)], ROOT)
+        rows = expected.rows()
+        assert rows == sorted(set(rows)) == expected.rows() and len(rows) <= min(n, SAMPLE + CLOSEST)
+        assert len(rows) == n if n <= SAMPLE else len(rows) >= SAMPLE  # a split of 6 whole, of 20,000 a bound
+        least_sure = np.argsort(probabilities.max(1))[: min(n, CLOSEST)]
+        assert set(least_sure.tolist()) <= set(rows)
+    assert len(Expected(np.ones((100, 2)) / 2, ["x"] * 100, ROOT).rows()) == 100  # a small split: every image
+
+
 def test_a_model_the_exporter_cannot_handle_is_one_line_naming_the_arch_and_the_operator(tmp_path, photo_cache):
     preprocess = Preprocess(size=32, mean=(0.5,) * 3, std=(0.5,) * 3, resolution=RESOLUTION, resize="crop")
     (tmp_path / "model.pt").write_bytes(b"stands in for the checkpoint: only its hash is read")
     svdnet = Classifier(WithSvd(), SimpleNamespace(name="svdnet"), "linear", CLASSES, preprocess)
     with pytest.raises(PetsError) as failed:
         export(svdnet, model_path=tmp_path / "model.pt", onnx_path=tmp_path / "model.onnx",
-               check_split=CachedSplit(photo_cache, "valid"))  # fmt: skip
+               expected=Expected(np.zeros((len(PHOTOS), 3)), PHOTOS, photo_cache))  # fmt: skip
     message = str(failed.value)
     assert "\n" not in message and message.startswith("svdnet cannot be exported to ONNX (opset 20)")
     assert "operator aten._linalg_svd" in message

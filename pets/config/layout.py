@@ -39,3 +39,7 @@ COVERAGE_RISK = METRICS / "coverage_risk.tsv"
 ONNX = Path("models/model.onnx")
 MODEL_CARD = Path("models/MODEL_CARD.md")
 EXPORT_CHECK = METRICS / "export.json"
+SCORES = Path(
+    "models/scores.npz"
+)  # the trained model's log-probabilities of every cached image (pets.inference.scores)
+TIMINGS = METRICS / "timings.json"  # where each stage's time went (pets.runtime.clock; not a DVC output)

@@ -179,6 +179,12 @@ def write_manifest(out: str | Path, manifest: dict) -> None:
     (Path(out) / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
 
 
+def cached_pixels(cache_dir: str | Path, split: str, rows: list[int]) -> np.ndarray:
+    """(len(rows), resolution, resolution, 3) uint8 pixels of some rows of a split, read through a memory map (NumPy
+    only: for pictures of a few images, where pets.data.loader would bring torch)."""
+    return np.array(np.load(Path(cache_dir) / f"{split}.npy", mmap_mode="r")[list(rows)])
+
+
 def read_manifest(cache_dir: str | Path) -> dict:
     path = Path(cache_dir) / MANIFEST
     if not path.is_file():

@@ -4,11 +4,12 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from sklearn.datasets import load_digits
 
 
 def write_digits(target):
     """Write the 1797 digits as `target/images/<digit>_<n>.png` (white ink on black, 8x8 greyscale)."""
+    from sklearn.datasets import load_digits  # noqa: PLC0415 - scikit-learn, imported when it is used
+
     digits = load_digits()
     images = Path(target) / "images"
     images.mkdir(parents=True, exist_ok=True)

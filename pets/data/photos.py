@@ -12,11 +12,8 @@ import csv
 import shutil
 from pathlib import Path
 
-import matplotlib.cbook
 import numpy as np
-import skimage.data
 from PIL import Image
-from sklearn.datasets import load_sample_images
 
 from pets.errors import PetsError
 from pets.progress import progress
@@ -28,6 +25,10 @@ QUADRANTS = {"train": [(0, 0), (1, 1)], "valid": [(0, 1), (1, 0)]}  # (row, colu
 
 def photographs():
     """{class name: RGB uint8 photograph}: eleven colour ones, and two greyscale ones as RGB."""
+    import matplotlib.cbook  # noqa: PLC0415 - the three libraries' own photographs, imported when they are used
+    import skimage.data  # noqa: PLC0415
+    from sklearn.datasets import load_sample_images  # noqa: PLC0415
+
     china, flower = load_sample_images().images
     with Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg")) as hopper:
         grace_hopper = np.asarray(hopper.convert("RGB"))

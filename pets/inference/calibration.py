@@ -4,21 +4,13 @@ Neural Networks"), the expected calibration error, and the trade-off of answerin
 A fine-tuned network is over-confident: its softmax says 0.99 where it is right 90 % of the time. Dividing the
 logits by one temperature T > 1, fitted to minimise the validation NLL, fixes most of that without changing any
 prediction (argmax is unchanged). Fitting and measuring on the same images flatters the result, so the temperature
-is fitted on one set and the ECE measured on another (`calibration_sets`).
+is fitted on one set and the ECE measured on another (`calibration_sets`). NumPy and SciPy only: train fits the
+temperature on the scores it wrote, evaluate measures it on them, neither with another pass of the model.
 """
 
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-
-from pets.data.cache import read_manifest
-from pets.data.loader import CachedSplit
-from pets.inference.forward import split_log_probabilities
-from pets.model.classifier import Classifier
-from pets.runtime.profile import Runtime
 
 ECE_BINS = 15  # equal-width confidence bins, as in Guo et al.
 THRESHOLDS = tuple(round(0.5 + 0.05 * step, 2) for step in range(10))  # 0.5, 0.55, ..., 0.95
@@ -40,7 +32,7 @@ def describe(split: str, positions: slice, count: int) -> str:
     return f"{split}{which}, {count} images"
 
 
-def why_not_fitted(log_probs: torch.Tensor, labels: torch.Tensor) -> str | None:
+def why_not_fitted(log_probs: np.ndarray, labels: np.ndarray) -> str | None:
     """Why these images cannot fit a temperature, or None. With no mistake among them the NLL falls without end as
     T goes to 0: fitted, the model would claim certainty on every image."""
     if len(labels) < MIN_FIT_IMAGES:
@@ -50,29 +42,37 @@ def why_not_fitted(log_probs: torch.Tensor, labels: torch.Tensor) -> str | None:
     return None
 
 
-def fit_temperature(log_probs: torch.Tensor, labels: torch.Tensor) -> float:
-    """The T minimising the NLL of softmax(log_probs / T) (log-probabilities are logits up to a constant per row),
-    by LBFGS on log T so that T stays positive; 1 (the softmax as trained) when why_not_fitted says why."""
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
+
+
+def scaled(log_probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Probabilities with the temperature applied (log-probabilities are logits up to a constant per row)."""
+    return np.exp(log_softmax(np.asarray(log_probs, np.float64) / temperature))
+
+
+def nll(probs: np.ndarray, labels: np.ndarray) -> float:
+    return float(-np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, None)).mean())
+
+
+def fit_temperature(log_probs: np.ndarray, labels: np.ndarray) -> float:
+    """The T minimising the NLL of softmax(log_probs / T), searched on log T within TEMPERATURE_RANGE (the NLL is
+    convex in 1/T, so the bounded search finds its one minimum); 1 (the softmax as trained) when why_not_fitted
+    says why."""
     if why_not_fitted(log_probs, labels):
         return 1.0
-    log_probs, labels = log_probs.detach().double().cpu(), labels.cpu()
-    log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([log_t], lr=1.0, max_iter=100, line_search_fn="strong_wolfe")
+    log_probs, labels = np.asarray(log_probs, np.float64), np.asarray(labels)
+    rows = np.arange(len(labels))
 
-    def closure():
-        optimizer.zero_grad()
-        loss = F.cross_entropy(log_probs / log_t.exp(), labels)
-        loss.backward()
-        return loss
+    def loss(log_t):
+        return -log_softmax(log_probs / np.exp(log_t))[rows, labels].mean()
 
-    optimizer.step(closure)
-    low, high = TEMPERATURE_RANGE
-    return float(min(max(log_t.exp().item(), low), high))
+    from scipy.optimize import minimize_scalar  # noqa: PLC0415 - the train stage's alone: evaluate never fits
 
-
-def scaled(log_probs: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Probabilities with the temperature applied."""
-    return (log_probs / temperature).softmax(1)
+    low, high = np.log(TEMPERATURE_RANGE)
+    found = minimize_scalar(loss, bounds=(low, high), method="bounded", options={"xatol": 1e-6})
+    return float(np.exp(found.x))
 
 
 def reliability(probs: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> list[dict]:
@@ -104,7 +104,7 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
 
 def coverage_risk(probs: np.ndarray, labels: np.ndarray, thresholds=THRESHOLDS) -> list[dict]:
     """For each threshold: the share of images whose top probability reaches it (answered) and the error rate
-    among those (None when none is answered)."""
+    among those (None when none is answered, or there are no images)."""
     confidence, wrong = probs.max(1), probs.argmax(1) != labels
     rows = []
     for threshold in thresholds:
@@ -119,15 +119,9 @@ def coverage_risk(probs: np.ndarray, labels: np.ndarray, thresholds=THRESHOLDS) 
     return rows
 
 
-def nll(probs: np.ndarray, labels: np.ndarray) -> float:
-    return float(-np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, None)).mean())
-
-
-def calibration_report(log_probs: torch.Tensor, labels: torch.Tensor, temperature: float) -> dict:
+def calibration_report(log_probs: np.ndarray, labels: np.ndarray, temperature: float) -> dict:
     """ECE and NLL before and after the temperature on one set of images (None of each on no images)."""
-    before = log_probs.softmax(1).double().numpy()
-    after = scaled(log_probs.double(), temperature).numpy()
-    labels = labels.numpy()
+    before, after = scaled(log_probs, 1.0), scaled(log_probs, temperature)
 
     def measured(value):
         return round(value(), 6) if len(labels) else None
@@ -142,17 +136,17 @@ def calibration_report(log_probs: torch.Tensor, labels: torch.Tensor, temperatur
     }
 
 
-def model_temperature(classifier: Classifier, runtime: Runtime, cache: Path, log: Callable[[str], None]) -> float:
-    """The temperature of a trained model, fitted on calibration_sets' images of the cache (evaluate measures it on
-    the others), or 1 when why_not_fitted says why; each said in one line."""
-    split, positions = calibration_sets("test" in read_manifest(cache)["splits"])["fit"]
-    log_probs, labels = split_log_probabilities(classifier, CachedSplit(cache, split), runtime)
-    log_probs, labels = log_probs[positions].cpu(), labels[positions].cpu()
-    images = describe(split, positions, len(labels))
-    reason = why_not_fitted(log_probs, labels)
+def model_temperature(scores: dict, labels: dict, log: Callable[[str], None]) -> float:
+    """The temperature of a trained model, fitted on calibration_sets' images of its scores ({split:
+    log-probabilities}, pets.inference.scores; `labels` of each split), or 1 when why_not_fitted says why; each said
+    in one line. Evaluate measures it on the others."""
+    split, positions = calibration_sets("test" in scores)["fit"]
+    log_probs, fit_labels = scores[split][positions], np.asarray(labels[split])[positions]
+    images = describe(split, positions, len(fit_labels))
+    reason = why_not_fitted(log_probs, fit_labels)
     if reason:
         log(f"calibration: none, the softmax is kept as trained: {reason} ({images})")
         return 1.0
-    temperature = fit_temperature(log_probs, labels)
+    temperature = fit_temperature(log_probs, fit_labels)
     log(f"calibration: temperature {temperature:.3f}, fitted on {images}")
     return temperature

@@ -2,6 +2,7 @@
 
 import torch
 
+from pets.data.cache import read_manifest
 from pets.data.loader import CachedSplit, batches
 from pets.model.classifier import Classifier
 from pets.progress import image_batches
@@ -46,3 +47,12 @@ def split_log_probabilities(
 def predict_probs(classifier: Classifier, split: CachedSplit, runtime: Runtime, tta: bool = False) -> torch.Tensor:
     """(N, classes) probabilities of a whole CachedSplit, on the CPU."""
     return split_log_probabilities(classifier, split, runtime, tta)[0].exp().cpu()
+
+
+def score_splits(classifier: Classifier, cache, runtime: Runtime, tta: bool = False) -> dict:
+    """{split: (N, classes) log-probabilities as a NumPy array} of every split of the pixel cache at `cache`, in its
+    order (with `tta`, of the test-time views): what pets.inference.scores keeps of a trained model."""
+    return {
+        name: split_log_probabilities(classifier, CachedSplit(cache, name), runtime, tta)[0].cpu().numpy()
+        for name in read_manifest(cache)["splits"]
+    }

@@ -63,7 +63,7 @@ def coverage_risk_tsv(rows: list[dict]) -> str:
 def calibration_metrics(scores: dict, temperature: float, *, reliability_png, coverage_tsv) -> dict:
     """The temperature's effect on the images it was not fitted on: ECE and NLL before and after, the reliability
     diagram, and the coverage-risk trade-off of the calibrated probabilities (what predict --min-confidence uses).
-    scores: {split: (log-probabilities, labels)} of the softmax as trained."""
+    scores: {split: (log-probabilities, labels)} as NumPy arrays, of the softmax as trained."""
     sets = calibration_sets("test" in scores)
     fit_split, fit_positions = sets["fit"]
     split, positions = sets["measure"]
@@ -78,8 +78,8 @@ def calibration_metrics(scores: dict, temperature: float, *, reliability_png, co
         report["not_measured"] = f"no image is left to measure it on ({report['fitted_on']} fitted it)"
     if reason := why_not_fitted(fit_log_probs, fit_labels):  # the train stage kept temperature 1, for this reason
         report["not_fitted"] = reason
-    before, after = log_probs.softmax(1).double().numpy(), scaled(log_probs.double(), temperature).numpy()
-    reliability_diagram(before, after, labels.numpy(), report, reliability_png)
-    report["coverage_risk"] = coverage_risk(after, labels.numpy(), THRESHOLDS)
+    before, after = scaled(log_probs, 1.0), scaled(log_probs, temperature)
+    reliability_diagram(before, after, labels, report, reliability_png)
+    report["coverage_risk"] = coverage_risk(after, labels, THRESHOLDS)
     write_text(coverage_tsv, coverage_risk_tsv(report["coverage_risk"]))
     return report

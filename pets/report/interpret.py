@@ -17,8 +17,9 @@ from pets.report.metrics import (
 from pets.report.pictures import confusion_matrix, image_grid
 
 
-def write_interpretation(probs, labels, classes, split, out, n_top_losses):
-    """confusion.json (DVC's confusion template), most_confused.json, per_class.tsv, confusion.png, top_losses.png."""
+def write_interpretation(probs, labels, classes, pixels, out, n_top_losses):
+    """confusion.json (DVC's confusion template), most_confused.json, per_class.tsv, confusion.png, top_losses.png;
+    `pixels(rows)` gives the cached uint8 pixels of those images (pets.data.cache.cached_pixels)."""
     out = Path(out)
     predicted = probs.argmax(1)
     write_json(out / layout.CONFUSION.name, confusion_records(predicted, labels, classes))
@@ -38,7 +39,7 @@ def write_interpretation(probs, labels, classes, split, out, n_top_losses):
         for i, ok in zip(worst, right)
     ]
     image_grid(
-        split[worst][0].numpy(),
+        pixels(worst),
         titles,
         out / layout.TOP_LOSSES.name,
         heading="highest losses (validation): prediction / actual / loss / probability of actual; WRONG in red"

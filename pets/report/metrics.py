@@ -1,28 +1,27 @@
-"""What predictions say: error rate, accuracy, confusions, the worst mistakes."""
+"""What predictions say: error rate, accuracy, confusions, the worst mistakes. NumPy only: the evaluate stage reads
+the scores train wrote and never imports torch."""
 
 from collections import Counter
 from collections.abc import Sequence
 
-import torch
-import torch.nn.functional as F
+import numpy as np
 
 
-def summarize(probs: torch.Tensor, labels: Sequence[int]) -> dict:
+def summarize(probs: np.ndarray, labels: Sequence[int]) -> dict:
     """error_rate, accuracy, top-5 accuracy (with more than 5 classes: else it is always 1), mean loss and count
     for probabilities and true labels."""
-    labels = torch.as_tensor(labels)
-    predicted = probs.argmax(1)
-    losses = per_image_loss(probs, labels)
-    accuracy = (predicted == labels).float().mean().item()
+    labels = np.asarray(labels)
+    accuracy = float((probs.argmax(1) == labels).mean())
     summary = {"error_rate": round(1 - accuracy, 6), "accuracy": round(accuracy, 6)}
     if probs.shape[1] > 5:
-        top5 = probs.topk(5, dim=1).indices
-        summary["top5_accuracy"] = round((top5 == labels[:, None]).any(1).float().mean().item(), 6)
-    return {**summary, "loss": round(losses.mean().item(), 6), "count": len(labels)}
+        top5 = np.argsort(-probs, axis=1, kind="stable")[:, :5]
+        summary["top5_accuracy"] = round(float((top5 == labels[:, None]).any(1).mean()), 6)
+    return {**summary, "loss": round(float(per_image_loss(probs, labels).mean()), 6), "count": len(labels)}
 
 
-def per_image_loss(probs, labels):
-    return F.nll_loss(probs.clamp_min(1e-12).log(), torch.as_tensor(labels), reduction="none")
+def per_image_loss(probs: np.ndarray, labels: Sequence[int]) -> np.ndarray:
+    """The cross-entropy of each image: -log of its label's probability."""
+    return -np.log(np.clip(probs[np.arange(len(probs)), np.asarray(labels)], 1e-12, None))
 
 
 def confusion_records(predicted, labels, classes):
@@ -31,7 +30,7 @@ def confusion_records(predicted, labels, classes):
 
 
 def most_confused(
-    predicted: torch.Tensor, labels: Sequence[int], classes: Sequence[str], min_count: int = 2
+    predicted: np.ndarray, labels: Sequence[int], classes: Sequence[str], min_count: int = 2
 ) -> list[dict]:
     """[(actual, predicted, count)] of off-diagonal pairs seen at least `min_count` times, most frequent first."""
     pairs = Counter((classes[a], classes[p]) for a, p in zip(labels, predicted.tolist()) if a != p)
@@ -59,7 +58,6 @@ def per_class_table(predicted, labels, classes):
     return rows
 
 
-def top_losses(probs: torch.Tensor, labels: Sequence[int], k: int) -> list[int]:
-    """Indices of the k images with the highest loss, worst first."""
-    losses = per_image_loss(probs, labels)
-    return losses.topk(min(k, len(losses))).indices.tolist()
+def top_losses(probs: np.ndarray, labels: Sequence[int], k: int) -> list[int]:
+    """Indices of the k images with the highest loss, worst first (the earlier image first among equal losses)."""
+    return np.argsort(-per_image_loss(probs, labels), kind="stable")[:k].tolist()

@@ -61,7 +61,8 @@ def model_lines(params: Params, classifier: Classifier, export: dict) -> list[st
         "",
         "Written by the export stage (`dvc repro export`) from this run's params, metrics and model; regenerated "
         "with the model. Files: `models/model.pt` (PyTorch) and `models/model.onnx` (onnxruntime, the same "
-        f"probabilities within {export['max_abs_difference']:.1e} on {export['images']} validation images).",
+        f"probabilities within {export['max_abs_difference']:.1e} on the {export['images']} validation images checked, "
+        f"of {export['of']}).",
         "",
         "## Model",
         f"- Architecture: `{classifier.name}`, {classifier.head} head; initial weights: `{params.value('weights')}`.",

@@ -5,7 +5,7 @@ import csv
 import io
 from collections.abc import Sequence
 
-import torch
+import numpy as np
 
 from pets.data.index import SPLITS
 from pets.errors import PetsError
@@ -15,25 +15,23 @@ HELD_OUT = SPLITS[1:]  # valid, test: the splits scored as held out; train is in
 
 
 def prediction_rows(
-    split: str, files: Sequence[str], probs: torch.Tensor, labels: Sequence[int], classes: Sequence[str]
+    split: str, files: Sequence[str], probs: np.ndarray, labels: Sequence[int], classes: Sequence[str]
 ) -> list[dict]:
     """The rows of one split: file (relative to the dataset), its label, the prediction and both probabilities."""
-    labels = torch.as_tensor(labels)
+    labels = np.asarray(labels)
     predicted = probs.argmax(1)
-    p_label = probs.gather(1, labels[:, None])[:, 0]
-    p_predicted = probs.gather(1, predicted[:, None])[:, 0]
+    rows = np.arange(len(labels))
+    p_label, p_predicted = probs[rows, labels], probs[rows, predicted]
     return [
         {
             "split": split,
             "file": file,
             "label": classes[label],
             "predicted": classes[guess],
-            "p_label": round(pl, 6),
-            "p_predicted": round(pp, 6),
+            "p_label": round(float(pl), 6),
+            "p_predicted": round(float(pp), 6),
         }
-        for file, label, guess, pl, pp in zip(
-            files, labels.tolist(), predicted.tolist(), p_label.tolist(), p_predicted.tolist()
-        )
+        for file, label, guess, pl, pp in zip(files, labels.tolist(), predicted.tolist(), p_label, p_predicted)
     ]
 
 

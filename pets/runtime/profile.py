@@ -4,7 +4,7 @@ the CPU (`Runtime.accelerator(torch.device("cpu"))`) and run end to end.
 """
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Self
 
 import cv2
@@ -24,6 +24,7 @@ class Runtime:
     benchmark_kernels: bool  # cuDNN times its algorithms once per input shape (shapes are fixed here)
     inference_batch: int  # images per forward pass when nothing trains: validation, evaluation, prediction
     threads: int = 1  # CPU threads of torch and OpenCV
+    tf32: bool = False  # CUDA's TensorFloat-32 in matrix products and convolutions (10 bits of mantissa, not 23)
 
     @classmethod
     def accelerator(cls, device: torch.device, threads: int = 1) -> Self:
@@ -39,6 +40,7 @@ class Runtime:
             benchmark_kernels=cuda,
             inference_batch=256,
             threads=threads,
+            tf32=cuda,
         )
 
     @classmethod
@@ -62,6 +64,11 @@ class Runtime:
     def for_device(cls, device: torch.device, threads: int = 1) -> Self:
         return cls.accelerator(device, threads) if device.type == "cuda" else cls.cpu(threads)
 
+    def exact(self) -> Self:
+        """These choices in full fp32 (no autocast, no TF32): for the scores that the temperature is fitted on and that
+        onnxruntime's fp32 is checked against within 1e-4 (bf16 differs in the third digit). The CPU's are already."""
+        return replace(self, autocast_dtype=None, tf32=False)
+
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.autocast_dtype is None:
             return contextlib.nullcontext()
@@ -84,6 +91,7 @@ class Runtime:
         torch.set_num_threads(self.threads)
         cv2.setNumThreads(self.threads)
         torch.backends.cudnn.benchmark = self.benchmark_kernels
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = self.tf32
         return self
 
 

@@ -1,0 +1,74 @@
+"""One training run of the train stage, in this process (one of torchrun's when there are several): the model
+params.yaml describes, trained on the pixel cache from where an interrupted run stopped, then scored once on every
+split with the model still on its device; what the outputs of the stage are made of."""
+
+import contextlib
+
+from pets.config import layout
+from pets.config.params import check_unchanged
+from pets.config.settings import Params
+from pets.data.loader import CachedSplit
+from pets.data.presets import Preprocess
+from pets.inference.calibration import model_temperature
+from pets.inference.forward import score_splits
+from pets.inference.scores import write_scores
+from pets.model.build import build_model
+from pets.model.checkpoint import save_classifier
+from pets.report.batches import show_batch
+from pets.report.pictures import training_curves
+from pets.runtime import distributed
+from pets.runtime.profile import runtime
+from pets.train.epoch_log import log_epoch, open_epoch_log
+from pets.train.loop import fit, seed_everything
+from pets.train.resume import Resume, fingerprint
+
+
+def train_run(params: Params, processes: int) -> None:
+    """Train as params.yaml says; process 0 writes models/model.pt, models/scores.npz, the per-epoch log and the
+    pictures, the others nothing."""
+    settings = params.train
+    active = runtime(params.threads, processes, distributed.start() if distributed.under_torchrun() else None)
+    main_process = distributed.is_main()
+    log = print if main_process else (lambda line: None)
+    train_split, valid_split = CachedSplit(layout.CACHE, "train"), CachedSplit(layout.CACHE, "valid")
+    manifest, classes = train_split.manifest, train_split.manifest["classes"]
+    if main_process:
+        show_batch(train_split, params.size, settings.augment, classes, layout.SHOW_BATCH, seed=settings.seed)
+        show_batch(valid_split, params.size, None, classes, layout.SHOW_VALID, seed=settings.seed)
+    log(
+        f"train: {params.arch} ({params.value('weights')} weights) on {processes} x {active.device.type} "
+        f"({active.threads} CPU threads each), {len(train_split)} images"
+    )
+    seed_everything(settings.seed)  # the head's initial weights come from this seed, the same in every process
+    classifier = build_model(
+        params.arch, classes, params.weights, Preprocess.of_cache(manifest, params.size), head=settings.head
+    )
+    resume = Resume(fingerprint(params, layout.CACHE), params.arch, classes)
+    resumed = resume.load(classifier.module, log)
+    epoch_log = open_epoch_log(resumed["history"] if resumed else ()) if main_process else contextlib.nullcontext()
+    with epoch_log as live:
+
+        def after_epoch(history, optimizer, schedule):
+            resume.save(classifier.module, optimizer, schedule, history)  # first: the log is rebuilt from it on resume
+            log_epoch(live, history[-1])
+
+        history = fit(
+            classifier,
+            train_split=train_split,
+            valid_split=valid_split,
+            settings=settings,
+            runtime=active,
+            log=log,
+            resumed=resumed,
+            after_epoch=after_epoch,
+        )
+    distributed.stop()  # what follows is process 0's alone, on whole splits
+    if main_process:
+        check_unchanged(params, "train")
+        scores = score_splits(classifier, layout.CACHE, active.exact().activate())
+        labels = {name: split["labels"] for name, split in manifest["splits"].items()}
+        classifier.temperature = model_temperature(scores, labels, log)
+        save_classifier(layout.MODEL, classifier)
+        write_scores(layout.SCORES, scores, classes, classifier.temperature)
+        training_curves(history, layout.CURVES)
+        resume.finish()
