@@ -12,7 +12,12 @@ from pets.config.params import load_params
 from pets.errors import report_errors
 from pets.runtime import distributed, lifetime
 from pets.runtime.clock import timed
-from pets.train.run import train_run
+
+
+def train(params, processes):
+    from pets.train.run import train_run  # the model code: not in the process that only launches torchrun's
+
+    train_run(params, processes)
 
 
 @report_errors
@@ -22,12 +27,12 @@ def main():
     processes = distributed.device_count(params.train.devices)
     if distributed.under_torchrun():  # one of the processes run_under_torchrun started
         lifetime.die_with_parent()
-        return train_run(params, processes)
+        return train(params, processes)
     lifetime.exit_with_dvc()
     with lifetime.RunLock(layout.TRAIN_LOCK):
         if processes > 1:
             return distributed.run_under_torchrun(processes, "stages.train")
-        return train_run(params, processes)
+        return train(params, processes)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,16 @@
 import os
 
-import numpy as np
-import pytest
-from PIL import Image
+if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers on two cores: one thread each (OpenMP spins while it waits)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from pets.data.cache import build_cache
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from pets.data.cache import build_cache  # noqa: E402
+from tests.helpers import SHORT, mini_digits  # noqa: E402
+from tests.pets_archive import digits_archive  # noqa: E402
+from tests.project import template  # noqa: E402
 
 os.environ["PETS_PROGRESS_SECONDS"] = "off"  # no progress lines in the tests' output, theirs or their subprocesses'
 
@@ -35,3 +41,38 @@ def colour_cache(tmp_path_factory):
 def balanced_colour_cache(tmp_path_factory):
     """48 images: 32 to train, 16 to validate, half of each colour."""
     return colours(tmp_path_factory.mktemp("balanced"), 48, lambda i: i % 6 >= 4)
+
+
+@pytest.fixture(scope="session")
+def shared(tmp_path_factory):
+    """A folder all of this session's xdist workers share: templates are built there once."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session")
+def digits_cached(shared):
+    """The project on the digits at 16 px (tests.helpers.SHORT: resnet18 from scratch, one epoch), downloaded, indexed
+    and cached, committed: where a test that trains starts."""
+
+    def build(project):
+        project.set_params(**SHORT)
+        project.run("dvc", "repro", "cache")
+        project.commit("short digits, cached")
+
+    return template(shared, "digits-16", build)
+
+
+@pytest.fixture(scope="session")
+def mini_cached(shared):
+    """The project on 300 digits (tests.helpers.mini_digits: a local archive, 240 to train and 60 to validate), at
+    16 px, downloaded, indexed and cached, committed: where a test about training or DVC, not accuracy, starts."""
+
+    def build(project):
+        archive = project.path.parent / "mini-digits.tar"
+        archive.write_bytes(digits_archive(30))
+        project.set_params(**mini_digits(archive))
+        project.run("dvc", "repro", "cache")
+        project.commit("mini digits, cached")
+
+    return template(shared, "mini-digits", build)

@@ -1,4 +1,5 @@
-"""A copy of the project in a temporary git repository, to run the real `dvc` commands in."""
+"""A copy of the project in a temporary git repository, to run the real `dvc` commands in; and templates, projects
+brought to a given point once per test session and copied by the tests that start from there."""
 
 import json
 import os
@@ -8,6 +9,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_FILES = [
@@ -25,28 +27,40 @@ PROJECT_FILES = [
 ]
 
 
+def environment(torch_home):
+    """The environment the project's commands run in: this venv first on PATH, nothing asked of git."""
+    return {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "TORCH_HOME": str(torch_home),
+        "DVC_NO_ANALYTICS": "1",
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@example.com",
+    }
+
+
 class Project:
-    def __init__(self, path, torch_home):
-        self.path = Path(path)
-        for name in PROJECT_FILES:
-            source, target = ROOT / name, self.path / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if source.is_dir():
-                shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-            else:
-                shutil.copy2(source, target)
-        self.env = {
-            **os.environ,
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-            "TORCH_HOME": str(torch_home),
-            "DVC_NO_ANALYTICS": "1",
-            "GIT_AUTHOR_NAME": "test",
-            "GIT_AUTHOR_EMAIL": "test@example.com",
-            "GIT_COMMITTER_NAME": "test",
-            "GIT_COMMITTER_EMAIL": "test@example.com",
-        }
-        self.run("git", "init", "-q", "-b", "main")
-        self.commit("project")
+    def __init__(self, path, torch_home, *, files=True):
+        """The project's files in a new git repository at `path`, committed (files=False: an existing one)."""
+        self.path, self.env = Path(path), environment(torch_home)
+        if files:
+            for name in PROJECT_FILES:
+                source, target = ROOT / name, self.path / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if source.is_dir():
+                    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+                else:
+                    shutil.copy2(source, target)
+            self.run("git", "init", "-q", "-b", "main")
+            self.commit("project")
+
+    def copy(self, path):
+        """A copy of this project at `path`: its commits, params, DVC cache, lock and outputs as they are (a test
+        starting where a template stopped)."""
+        shutil.copytree(self.path, path, symlinks=True)
+        return Project(path, Path(path).parent / "torch_home", files=False)
 
     def run(self, *command, check=True, stdout_only=False):
         """Run a command in the project; return its stdout and stderr together (or stdout alone)."""
@@ -80,6 +94,18 @@ class Project:
 
     def json(self, name):
         return json.loads((self.path / name).read_text())
+
+
+def template(shared: Path, name: str, build) -> Project:
+    """The project that `build(project)` makes of a fresh one, built once for the whole test session (xdist's workers
+    share it through a file lock in the folder they share): tests copy it (Project.copy) and start from there."""
+    folder = shared / f"template-{name}"
+    with FileLock(f"{folder}.lock"):
+        if not (folder / "ready").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            build(Project(folder / "project", folder / "torch_home"))
+            (folder / "ready").touch()
+    return Project(folder / "project", folder / "torch_home", files=False)
 
 
 def stages_run(output):

@@ -17,9 +17,10 @@ from safetensors.torch import save_file
 from pets.config.schema import check_arch
 from pets.errors import PetsError
 from pets.model import packaged
-from pets.model.archs import TimmArch, TorchvisionArch, resolve
+from pets.model.archs import TorchvisionArch, resolve
 from pets.model.build import build_model
 from pets.model.checkpoint import load_classifier
+from pets.model.timm_arch import TimmArch
 from tests.helpers import PARAMS, preprocess, save_model
 
 CLASSES = [f"class{i}" for i in range(7)]

@@ -12,7 +12,8 @@ from pets.config import archs, layout
 from pets.config.schema import BUILTIN_OPTIONS
 from pets.config.weights import Weights
 from pets.data.recipes import BUILTINS
-from pets.model.archs import TimmArch, TorchvisionArch, facts, torchvision_family
+from pets.model.archs import TorchvisionArch, facts, torchvision_family
+from pets.model.timm_arch import TimmArch
 from tests.helpers import PARAMS, ROOT
 
 DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())

@@ -37,3 +37,20 @@ def test_a_wrong_param_stops_the_first_stage_with_one_line(fresh, change, messag
     assert message in output
     assert not (fresh.path / "data/raw").exists() and not (fresh.path / "data/downloads").exists()
     fresh.run("git", "checkout", "params.yaml")
+
+
+def test_a_weights_file_of_another_arch_stops_the_first_stage_with_one_line(fresh, tmp_path):
+    """Reading its keys and shapes only: refused before anything is downloaded, not at the train stage's build."""
+    import torch
+    import torchvision
+
+    torch.save(torchvision.models.resnet34().state_dict(), tmp_path / "resnet34.pt")
+    output = fresh.run("dvc", "exp", "run", "-S", "arch=resnet18", "-S", f"weights={tmp_path / 'resnet34.pt'}",
+                       check=False)  # fmt: skip
+    ran = [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")]
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert ran == ["sources"] and len(errors) == 1, output[-2000:]
+    assert errors[0].startswith(f"error: params.yaml: weights {tmp_path / 'resnet34.pt'}: these weights do not fit "
+                                "resnet18, they look like weights of resnet34")  # fmt: skip
+    assert not (fresh.path / "data/raw").exists()
+    fresh.run("git", "checkout", "params.yaml")

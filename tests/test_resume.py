@@ -54,9 +54,13 @@ def test_a_run_resumed_after_any_epoch_ends_bit_identical(colour_cache, uninterr
     assert all(torch.equal(weights[name], tensor) for name, tensor in model.state_dict().items())
 
 
-def test_the_fingerprint_follows_the_params_and_the_cache(colour_cache, tmp_path, monkeypatch):
+def test_the_fingerprint_follows_the_params_the_cache_and_the_code(colour_cache, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "dvc.yaml").write_text("stages:\n  train:\n    params: [arch, weights, size, train]\n")
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n  train:\n    deps: [data/cache, stages/train.py]\n    params: [arch, weights, size, train]\n"
+    )
+    (tmp_path / "stages").mkdir()
+    (tmp_path / "stages/train.py").write_text("print('training')\n")
     cache = tmp_path / "cache"
     shutil.copytree(colour_cache, cache, ignore=shutil.ignore_patterns("images"))
 
@@ -74,7 +78,10 @@ def test_the_fingerprint_follows_the_params_and_the_cache(colour_cache, tmp_path
         last = pixels.read(1)
         pixels.seek(-1, 2)
         pixels.write(bytes([last[0] ^ 1]))
-    assert fingerprint(params(), cache) != first
+    second = fingerprint(params(), cache)
+    assert second != first
+    (tmp_path / "stages/train.py").write_text("print('training, changed')\n")  # the code that trains
+    assert fingerprint(params(), cache) != second
 
 
 def damaged(path):

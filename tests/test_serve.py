@@ -183,7 +183,7 @@ def test_twenty_uploads_at_once_are_all_answered_at_most_two_decoding_at_a_time(
     classifier.most = 0
     with ThreadPoolExecutor(20) as pool:
         replies = list(pool.map(lambda body: post(server, body), bodies))
-    assert [status for status, _ in replies] == [200] * 20
+    assert [status for status, _ in replies] == [200] * 20, replies
     assert classifier.most == serving.SLOTS  # they overlapped, and never more than the slots held images at once
 
 

@@ -11,10 +11,7 @@ import torchvision
 from pets.config.weights import Weights
 from pets.data.sources import local_files, weights_file
 from pets.errors import PetsError
-from tests.helpers import SHORT
-from tests.project import Project, stages_run
-
-pytestmark = pytest.mark.e2e  # a copy of the project, real dvc commands
+from tests.project import stages_run
 
 
 def test_local_archives_are_recorded_by_size_and_content_and_remote_ones_left_to_their_params(tmp_path):
@@ -86,14 +83,15 @@ def test_a_file_replaced_by_one_of_the_same_size_and_mtime_is_noticed_and_an_unc
     assert weights_file(Weights.parse(str(weights)), memo)["sha256"] == hashlib.sha256(b"weights B").hexdigest()
 
 
-def test_a_weights_file_replaced_in_place_trains_again(tmp_path):
+@pytest.mark.e2e  # a copy of the project, real dvc commands
+def test_a_weights_file_replaced_in_place_trains_again(mini_cached, tmp_path):
     weights = tmp_path / "bodies/resnet18.pt"
     weights.parent.mkdir()
     torch.manual_seed(0)
     torch.save(torchvision.models.resnet18().state_dict(), weights)
-    project = Project(tmp_path / "project", tmp_path / "torch_home")
-    project.set_params(**{**SHORT, "weights": str(weights)})
-    assert stages_run(project.run("dvc", "repro", "train")) == ["download", "index", "cache", "train"]
+    project = mini_cached.copy(tmp_path / "project")
+    project.set_params(weights=str(weights))
+    assert stages_run(project.run("dvc", "repro", "train")) == ["train"]
     output = project.run("dvc", "repro", "train")
     assert "Running stage 'sources'" in output and stages_run(output) == []  # checked, and nothing to do
     torch.save(torchvision.models.resnet18().state_dict(), weights)  # other weights under the same name

@@ -40,6 +40,12 @@ def stage_param_keys(stage: str, dvc_yaml: str | Path = "dvc.yaml", data: str | 
     return [key.replace("${data}", data) for key in keys] if data else keys
 
 
+def stage_code(stage: str, dvc_yaml: str | Path = "dvc.yaml") -> list[str]:
+    """The project's Python files `stage` lists as deps in dvc.yaml: the code it runs."""
+    deps = yaml.safe_load(Path(dvc_yaml).read_text())["stages"][stage]["deps"]
+    return sorted(dep for dep in deps if isinstance(dep, str) and dep.endswith(".py"))
+
+
 def check_unchanged(
     params: Params, stage: str, path: str | Path = "params.yaml", dvc_yaml: str | Path = "dvc.yaml"
 ) -> None:

@@ -10,9 +10,10 @@ from torch import nn
 from pets.config.weights import Weights
 from pets.data.presets import Preprocess
 from pets.errors import PetsError
-from pets.model.archs import build, look_like, resolve
+from pets.model.archs import build, resolve
 from pets.model.checkpoint import classifier_of, is_model, load_checkpoint
 from pets.model.classifier import Classifier
+from pets.model.parts import look_like
 
 
 def build_model(

@@ -11,8 +11,9 @@ from pets.atomic import atomic_path
 from pets.config import layout
 from pets.data.presets import PRESET_KEYS, Preprocess
 from pets.errors import PetsError
-from pets.model.archs import build, load_into, resolve
+from pets.model.archs import build, resolve
 from pets.model.classifier import Classifier
+from pets.model.parts import load_into
 
 
 def load_checkpoint(path: str | Path, mmap: bool = False) -> dict:

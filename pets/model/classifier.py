@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from pets.data.presets import Preprocess
-from pets.model.archs import TimmArch, TorchvisionArch, body_parameters
+from pets.model.archs import Arch
+from pets.model.parts import body_parameters
 
 
 @dataclass
 class Classifier:
     module: nn.Module
-    arch: TorchvisionArch | TimmArch
+    arch: Arch
     head: str  # linear | fastai (pets.model.heads)
     classes: list[str]
     preprocess: Preprocess

@@ -8,27 +8,26 @@ from anything else starts from epoch 1. It is deleted once training has finished
 
 import io
 import json
-import sys
 from pathlib import Path
 
 import torch
 
 from pets.atomic import atomic_path
 from pets.config import layout
-from pets.config.params import stage_param_keys
+from pets.config.params import stage_code, stage_param_keys
 from pets.config.settings import Params
 from pets.digest import bytes_sha256, file_sha256
 
 
 def fingerprint(params: Params, cache_dir, stage="train"):
     """sha256 of what decides a run's result: the stage's params, the cache's files, a weights file if one is
-    named, and the source of every project module this process has imported."""
+    named, and the code that trains (the stage's .py deps in dvc.yaml, which a test holds equal to what it imports);
+    the same in every process of a run, whatever each has imported."""
     parts = [json.dumps([key, params.value(key)], sort_keys=True) for key in stage_param_keys(stage)]
     files = sorted(Path(cache_dir).iterdir())
     if params.weights.kind == "file" and params.weights.path.is_file():
         files.append(params.weights.path)
-    modules = sorted(name for name in sys.modules if name.split(".")[0] in ("__main__", "pets", "stages"))
-    files += [Path(sys.modules[name].__file__) for name in modules if getattr(sys.modules[name], "__file__", None)]
+    files += [Path(dep) for dep in stage_code(stage)]
     parts += [f"{path.name}:{file_sha256(path)}" for path in files]
     return bytes_sha256("".join(parts).encode())
 

@@ -14,11 +14,8 @@ from pets.inference.forward import score_splits
 from pets.inference.scores import write_scores
 from pets.model.build import build_model
 from pets.model.checkpoint import save_classifier
-from pets.report.batches import show_batch
-from pets.report.pictures import training_curves
 from pets.runtime import distributed
 from pets.runtime.profile import runtime
-from pets.train.epoch_log import log_epoch, open_epoch_log
 from pets.train.loop import fit, seed_everything
 from pets.train.resume import Resume, fingerprint
 
@@ -32,7 +29,11 @@ def train_run(params: Params, processes: int) -> None:
     log = print if main_process else (lambda line: None)
     train_split, valid_split = CachedSplit(layout.CACHE, "train"), CachedSplit(layout.CACHE, "valid")
     manifest, classes = train_split.manifest, train_split.manifest["classes"]
-    if main_process:
+    if main_process:  # matplotlib and dvclive: process 0's alone, imported there
+        from pets.report.batches import show_batch
+        from pets.report.pictures import training_curves
+        from pets.train.epoch_log import log_epoch, open_epoch_log
+
         show_batch(train_split, params.size, settings.augment, classes, layout.SHOW_BATCH, seed=settings.seed)
         show_batch(valid_split, params.size, None, classes, layout.SHOW_VALID, seed=settings.seed)
     log(
