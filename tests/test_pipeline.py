@@ -21,7 +21,8 @@ def project(tmp_path_factory):
 
 
 def test_quick_start_learns_digits(project):
-    output = project.run("python", "-m", "pets", "quickstart", "digits")  # make digits
+    # make digits, in 4 of its 8 epochs: enough to learn them, and what the tests after this one need
+    output = project.run("python", "-m", "pets", "quickstart", "digits", "--set", "train.epochs=4")
     assert stages_run(output) == ["download", "index", "cache", "train", "evaluate", "export"]
     metrics = project.json("metrics/metrics.json")
     assert metrics["valid"]["count"] == 359
@@ -37,9 +38,9 @@ def test_quick_start_learns_digits(project):
     assert sorted(p.name for p in curves.iterdir()) == sorted(f"{name}.tsv" for name in CURVES)
     for name in CURVES:  # dvclive's files: a header, then one row per epoch, numbered from 1
         rows = (curves / f"{name}.tsv").read_text().splitlines()
-        assert rows[0] == f"step\t{name}" and [row.split("\t")[0] for row in rows[1:]] == [str(e) for e in range(1, 9)]
+        assert rows[0] == f"step\t{name}" and [row.split("\t")[0] for row in rows[1:]] == [str(e) for e in range(1, 5)]
     latest = project.json("metrics/training/metrics.json")
-    assert latest["step"] == 8 and set(latest) == {"step", *CURVES}
+    assert latest["step"] == 4 and set(latest) == {"step", *CURVES}
     assert metrics["train"]["count"] == 1438 and metrics["train"]["error_rate"] <= metrics["valid"]["error_rate"] + 0.01
     project.commit("digits with resnet18")
 
@@ -158,8 +159,8 @@ def test_lr_find_sweeps_until_the_loss_explodes_and_suggests_a_rate_inside(proje
 
 
 def test_an_arch_experiment_reruns_only_train_and_evaluate(project):
-    output = project.run("dvc", "exp", "run", "-S", "arch=mobilenet_v3_small", "-S", "train.epochs=1")
-    assert stages_run(output) == ["train", "evaluate", "export"]
+    output = project.run("dvc", "exp", "run", "evaluate", "-S", "arch=mobilenet_v3_small", "-S", "train.epochs=1")
+    assert stages_run(output) == ["train", "evaluate"]
     shown = json.loads(project.run("dvc", "exp", "show", "--json"))
     runs = [
         entry

@@ -35,7 +35,8 @@ def valid_images(project):
 def test_make_photos_exports_onnx_with_a_card_and_calibration(project):
     assert stages_run(project.output) == ["download", "index", "cache", "train", "evaluate", "export"]
     check = project.json("metrics/export.json")
-    assert check["images"] == 260 and check["max_abs_difference"] <= 1e-4 and check["top1_agreement"] == 1.0
+    assert check["of"] == 260 and 256 <= check["images"] <= 260  # a bounded set: a seeded 256 and the closest calls
+    assert check["max_abs_difference"] <= 1e-4 and check["top1_agreement"] == 1.0
     metrics = project.json("metrics/metrics.json")
     calibration = metrics["calibration"]
     assert calibration["fitted_on"] == "valid (even positions), 130 images"

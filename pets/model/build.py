@@ -87,13 +87,18 @@ def body_keys(module: nn.Module, head: nn.Module) -> list[str]:
 
 
 def body_mismatch(module: nn.Module, head: nn.Module, shapes: dict) -> str | None:
-    """Why a state dict's tensors (`shapes`: key -> shape) cannot be the body of `module`, or None when they can."""
+    """Why a state dict's tensors (`shapes`: key -> shape) cannot be the body of `module`, or None when they can: it
+    must have each tensor of the body in its shape, and no tensor the model has not (another arch's deeper body
+    holds every tensor of a shallower one: resnet34's, resnet18's); the head's may differ, or be missing."""
     expected = module.state_dict()
     for key in body_keys(module, head):
         if key not in shapes:
             return f"no tensor {key}"
         if tuple(shapes[key]) != tuple(expected[key].shape):
             return f"{key} is {list(shapes[key])}, the model's {list(expected[key].shape)}"
+    unknown = [key for key in shapes if key not in expected]
+    if unknown:
+        return f"{len(unknown)} tensor(s) the model has not, e.g. {unknown[0]}"
     return None
 
 
