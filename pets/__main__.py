@@ -1,7 +1,8 @@
 """Command line: `python -m pets predict IMAGE|FOLDER ...`, `python -m pets serve`, `python -m pets lr_find`,
-`python -m pets compare [A] [B]`, `python -m pets audit` and `python -m pets quickstart NAME` (make pets, make photos,
-make digits, make pictures). Argument parsing only: each command's work is in the package it belongs to, imported
-when the command runs (torch takes seconds to import; predict on an ONNX model never does)."""
+`python -m pets compare [A] [B]`, `python -m pets audit`, `python -m pets join` (another machine of a training run)
+and `python -m pets quickstart NAME` (make pets, make photos, make digits, make pictures). Argument parsing only:
+each command's work is in the package it belongs to, imported when the command runs (torch takes seconds to import;
+predict on an ONNX model never does)."""
 
 import argparse
 import json
@@ -89,6 +90,26 @@ def audit_command(args):
     print("\n".join(audit(Path(args.model), args.top)))
 
 
+def join_command(args):
+    from pets.config.params import load_params
+    from pets.errors import PetsError
+    from pets.runtime import distributed
+
+    params = load_params()
+    nodes, where = params.train.nodes, params.rendezvous.endpoint
+    if not 1 <= args.node_rank < nodes:
+        raise PetsError(
+            f"--node-rank {args.node_rank}: params.yaml's train.nodes is {nodes}, so the machines that join are "
+            f"node 1 to {nodes - 1} (node 0 is the one dvc runs on)"
+            if nodes > 1
+            else "params.yaml's train.nodes is 1: a run on one machine has nothing to join (set train.nodes first)"
+        )
+    print(f"join: node {args.node_rank} of {nodes}, meeting node 0 at {where} (waits {params.rendezvous.timeout} s)",
+          flush=True)  # fmt: skip
+    distributed.launch_training(params, "stages.train", node_rank=args.node_rank)
+    print(f"join: node {args.node_rank} done; the model and the run's outputs are node 0's", flush=True)
+
+
 def quickstart_command(args):
     from pets.workspace.quickstarts import parse_setting, prepare
 
@@ -156,6 +177,11 @@ def add_others(commands):
     audit.add_argument("--model", default=str(layout.MODEL))
     audit.add_argument("--top", type=at_least_one, default=16, help="images printed and drawn")
     audit.set_defaults(run=audit_command)
+    join = commands.add_parser(
+        "join", help="train with the machine where dvc runs (train.nodes > 1): this machine's processes of the run"
+    )
+    join.add_argument("--node-rank", type=at_least_one, default=1, help="this machine's number: 1 to train.nodes - 1")
+    join.set_defaults(run=join_command)
     quickstart = commands.add_parser("quickstart", help="set a quick start's params (quickstarts.yaml), dvc exp run")
     quickstart.add_argument("name", help="a quick start of quickstarts.yaml: pets, photos, digits, pictures")
     quickstart.add_argument(

@@ -19,6 +19,8 @@ def report_errors(main):
             sys.stdout.flush()  # a closed pipe shows here rather than as the interpreter's last words
             return result
         except PetsError as error:
+            if os.environ.get("LOCAL_RANK", "0") != "0":  # under torchrun: one line a machine, from its first process
+                sys.exit(1)
             sys.exit(f"error: {error}")
         except BrokenPipeError:  # stdout closed early (| head): stop quietly, as the tools it was piped to expect
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

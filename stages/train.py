@@ -2,8 +2,9 @@
 every cached image (models/scores.npz), the per-epoch log metrics/training/ (dvclive) and the pictures. After every
 epoch models/resume.pt lets an interrupted run go on from there.
 
-With train.devices > 1 the stage runs itself again under torchrun, one process per device. A run dies with the dvc
-command that started it, and a second one of the same workspace is refused while the first runs
+With train.devices > 1 the stage runs itself again under torchrun, one process per device; with train.nodes > 1 this
+machine is node 0 of the run, and the others join it (python -m pets join; pets.runtime.distributed). A run dies with
+the dvc command that started it, and a second one of the same workspace is refused while the first runs
 (pets.runtime.lifetime).
 """
 
@@ -14,25 +15,24 @@ from pets.runtime import distributed, lifetime
 from pets.runtime.clock import timed
 
 
-def train(params, processes):
+def train(params):
     from pets.train.run import train_run  # the model code: not in the process that only launches torchrun's
 
-    train_run(params, processes)
+    train_run(params)
 
 
 @report_errors
 @timed("train")
 def main():
     params = load_params()
-    processes = distributed.device_count(params.train.devices)
-    if distributed.under_torchrun():  # one of the processes run_under_torchrun started
+    if distributed.under_torchrun():  # one of the processes launch_training started, on this machine or another
         lifetime.die_with_parent()
-        return train(params, processes)
+        return train(params)
     lifetime.exit_with_dvc()
     with lifetime.RunLock(layout.TRAIN_LOCK):
-        if processes > 1:
-            return distributed.run_under_torchrun(processes, "stages.train")
-        return train(params, processes)
+        if params.train.nodes * distributed.device_count(params.train.devices) > 1:
+            return distributed.launch_training(params, "stages.train")
+        return train(params)
 
 
 if __name__ == "__main__":

@@ -93,6 +93,14 @@ def regex_with_group(key, value):
         raise PetsError(f"params.yaml: {key} {value!r} needs a group, e.g. '^(.+)_\\d+$'")
 
 
+def host_port(key, value):
+    """host:port, as torchrun's rendezvous endpoint takes it ([::1]:29400 for an IPv6 address)."""
+    text(key, value)
+    host, colon, port = value.rpartition(":")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise PetsError(f"params.yaml: {key} is {value!r}; it must be host:port, e.g. 10.0.0.5:29400")
+
+
 def mapping(key, value):
     if not isinstance(value, dict) or not value:
         raise PetsError(f"params.yaml: {key} must be a mapping of recipes")

@@ -12,6 +12,7 @@ from pets.config.schema import (
     SEED,
     count_or_auto,
     flag,
+    host_port,
     lr_range,
     mapping,
     momentum_pair,
@@ -51,7 +52,8 @@ class Train:
     body_groups: int = key(number(1, integer=True))
     weight_decay: float = key(number(0))
     batchnorm_stats: str = key(one_of("pretrained", "batch"))
-    devices: int | str = key(count_or_auto)
+    devices: int | str = key(count_or_auto)  # processes on each machine
+    nodes: int = key(number(1, integer=True))  # machines in one run
     momentum: tuple[float, float] = key(momentum_pair, read=tuple)
     train_bn: bool = key(flag)
     head: str = key(one_of("linear", "fastai"))
@@ -84,6 +86,12 @@ class Cache:
 
 
 @dataclass(frozen=True)
+class Rendezvous:
+    endpoint: str = key(host_port)
+    timeout: int = key(number(1, integer=True))
+
+
+@dataclass(frozen=True)
 class Evaluate:
     tta: bool = key(flag)
     top_losses: int = key(number(0, integer=True))
@@ -100,6 +108,7 @@ class Params:
     index: Index
     cache: Cache
     train: Train
+    rendezvous: Rendezvous
     evaluate: Evaluate
     tree: dict = field(default=None, compare=False, repr=False)  # params.yaml as read: not a key
 

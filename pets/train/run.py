@@ -20,12 +20,15 @@ from pets.train.loop import fit, seed_everything
 from pets.train.resume import Resume, fingerprint
 
 
-def train_run(params: Params, processes: int) -> None:
-    """Train as params.yaml says; process 0 writes models/model.pt, models/scores.npz, the per-epoch log and the
-    pictures, the others nothing."""
+def train_run(params: Params) -> None:
+    """Train as params.yaml says, in this process alone or as one of torchrun's (on this machine or another); process
+    0 writes models/model.pt, models/scores.npz, the per-epoch log and the pictures, the others nothing."""
     settings = params.train
-    active = runtime(params.threads, processes, distributed.start() if distributed.under_torchrun() else None)
-    main_process = distributed.is_main()
+    if distributed.under_torchrun():
+        active = runtime(distributed.worker_threads(), device=distributed.start())
+    else:
+        active = runtime(params.threads)
+    main_process, processes = distributed.is_main(), distributed.world()[1]
     log = print if main_process else (lambda line: None)
     train_split, valid_split = CachedSplit(layout.CACHE, "train"), CachedSplit(layout.CACHE, "valid")
     manifest, classes = train_split.manifest, train_split.manifest["classes"]
@@ -36,16 +39,21 @@ def train_run(params: Params, processes: int) -> None:
 
         show_batch(train_split, params.size, settings.augment, classes, layout.SHOW_BATCH, seed=settings.seed)
         show_batch(valid_split, params.size, None, classes, layout.SHOW_VALID, seed=settings.seed)
+    machines = f", {settings.nodes} machines" if settings.nodes > 1 else ""
     log(
-        f"train: {params.arch} ({params.value('weights')} weights) on {processes} x {active.device.type} "
+        f"train: {params.arch} ({params.value('weights')} weights) on {processes} x {active.device.type}{machines} "
         f"({active.threads} CPU threads each), {len(train_split)} images"
     )
     seed_everything(settings.seed)  # the head's initial weights come from this seed, the same in every process
     classifier = build_model(
         params.arch, classes, params.weights, Preprocess.of_cache(manifest, params.size), head=settings.head
     )
-    resume = Resume(fingerprint(params, layout.CACHE), params.arch, classes)
-    resumed = resume.load(classifier.module, log)
+    run = fingerprint(params, layout.CACHE)
+    distributed.refuse_differing(run)  # every machine with the same params, data and code
+    resume = Resume(run, params.arch, classes)
+    resumed = distributed.from_main(resume.load(classifier.module, log) if main_process else None)  # 0's workspace
+    if resumed and not main_process:
+        classifier.module.load_state_dict(resumed["model"])
     epoch_log = open_epoch_log(resumed["history"] if resumed else ()) if main_process else contextlib.nullcontext()
     with epoch_log as live:
 
