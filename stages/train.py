@@ -18,7 +18,8 @@ from pets.runtime.clock import timed
 def train(params):
     from pets.train.run import train_run  # the model code: not in the process that only launches torchrun's
 
-    train_run(params)
+    with distributed.peers_lost():
+        train_run(params)
 
 
 @report_errors

@@ -13,6 +13,8 @@ OFFLINE_WEIGHTS = (
     "offline, use -S arch=tf_efficientnet_lite0 (or _lite1, _lite2: ImageNet weights from a package), "
     "-S weights=none, or -S weights=<path of a state dict>"
 )
+
+
 def load_into(model: nn.Module, state_dict: dict, source: object, arch: str) -> None:
     """Load `state_dict` into `model`, or one line saying why these weights do not fit `arch`."""
     try:
@@ -44,5 +46,3 @@ def body_parameters(model: nn.Module, head: nn.Module) -> list[nn.Parameter]:
 def equal_runs(parameters, n_groups):
     """Parameter tensors cut into `n_groups` runs of equal length, first layers first."""
     return [[parameters[i] for i in cut] for cut in np.array_split(np.arange(len(parameters)), n_groups)]
-
-

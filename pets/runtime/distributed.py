@@ -12,17 +12,25 @@ id), so global rank 0, the one writer, is always on the machine where DVC record
 processes gives the same model, however the processes are spread over machines.
 """
 
+import contextlib
 import logging
 import os
+import re
+import signal
 import socket
 import sys
+import warnings
 
-import torch
-import torch.distributed as dist
+# c10d's own log lines (a rendezvous retrying, a peer gone, each with C++ stack frames) would bury the one line this
+# module gives for each; read when torch loads, so set before; a TORCH_CPP_LOG_LEVEL of the user's is kept
+os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "FATAL")
 
-from pets.config.settings import Params
-from pets.errors import PetsError
-from pets.runtime.sharing import thread_budget
+import torch  # noqa: E402
+import torch.distributed as dist  # noqa: E402
+
+from pets.config.settings import Params  # noqa: E402
+from pets.errors import PetsError  # noqa: E402
+from pets.runtime.sharing import thread_budget  # noqa: E402
 
 
 def world():
@@ -34,16 +42,41 @@ def is_main():
     return world()[0] == 0
 
 
-def wrap(module):
-    """The module to step: under several processes, DistributedDataParallel around it (it averages the gradients).
-    find_unused_parameters keeps DDP's gradient buckets in their first layout: DDP otherwise regroups them after a
-    wrapper's first step, and with three or more processes the order of the all-reduce's sums changes the last bits,
-    so a run resumed mid-phase (a new wrapper) would part from an uninterrupted one (tests/test_interruptions.py)."""
+def wrap(module, exact: bool):
+    """The module to step: under several processes, DistributedDataParallel around it (it averages the gradients,
+    into views of its buckets: no copy). `exact` (the CPU's choice, pets.runtime.profile): each gradient is summed in
+    the order of the ranks (sum_in_rank_order), so its bits do not depend on how DDP groups the gradients into
+    buckets, which it redoes after a wrapper's first step: a run resumed mid-phase, with a new wrapper, ends as an
+    uninterrupted one, and M machines of N processes as one of M x N (tests/test_interruptions.py,
+    tests/test_machines.py). Otherwise the backend's all-reduce, whose sums with three or more processes change in
+    the last bits with the layout (on GPUs nothing is bit-exact anyway)."""
     if world()[1] == 1:
         return module
     from torch.nn.parallel import DistributedDataParallel
 
-    return DistributedDataParallel(module, find_unused_parameters=True)
+    # DDP compares a gradient's strides with its bucket view's literally, so the weight of a convolution whose output
+    # is 1x1 (a downsample at small sizes) gets a warning for a layout that is the same: not the user's to act on
+    warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
+    net = DistributedDataParallel(module, gradient_as_bucket_view=True)
+    if exact:
+        net.register_comm_hook(None, sum_in_rank_order)
+    return net
+
+
+def sum_in_rank_order(state, bucket):
+    """DDP communication hook: every process's gradients (one bucket's) gathered, and their mean computed by adding
+    them up in rank order in each process: the same bits for any grouping, at the cost of moving each process's
+    gradients to every other (all-gather) instead of summing on the way (all-reduce)."""
+    tensor = bucket.buffer()
+    parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+
+    def mean(_):
+        total = parts[0].clone()
+        for part in parts[1:]:
+            total += part
+        return total.div_(len(parts))
+
+    return dist.all_gather(parts, tensor, async_op=True).get_future().then(mean)
 
 
 def sum_across(tensor):
@@ -81,6 +114,23 @@ def refuse_differing(fingerprint: str) -> None:
         )
 
 
+@contextlib.contextmanager
+def peers_lost():
+    """One line, not a traceback, when another process of the run stops (killed, Ctrl-C, a machine down): the
+    collective that waited on it fails in every process left, and each machine stops."""
+    try:
+        yield
+    except (dist.DistError, RuntimeError) as error:
+        text = " ".join(str(error).split())
+        if not under_torchrun() or not any(mark in text for mark in ("gloo", "Connection", "NCCL", "c10d")):
+            raise
+        said = re.sub(r"\[\S+\.(cc|cpp):\d+\]\s*", "", text)  # without its C++ source line
+        raise PetsError(
+            f"a process of this run stopped ({said[:160]}): every process of it stops; start the run again (and "
+            "python -m pets join on the other machines): it goes on after its last finished epoch"
+        ) from None
+
+
 def device_count(devices):
     """The number of processes `train.devices` asks for on this machine: an integer (checked by
     pets.config.schema), or auto (every GPU, or 1 on the CPU)."""
@@ -106,12 +156,16 @@ def launch(module: str, threads: int, **where) -> None:
     from torch.distributed.run import parse_args, run
 
     os.environ["OMP_NUM_THREADS"] = str(threads)
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.ERROR)
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # each failure is said once, below
     try:
         run(parse_args([*torchrun_args(**where), "-m", module]))
     except (SignalException, KeyboardInterrupt):
         sys.exit(130)
-    except ChildFailedError:
+    except ChildFailedError as failed:
+        killed = {rank: -f.exitcode for rank, f in failed.failures.items() if f.exitcode < 0}
+        if killed:  # a process killed by a signal said nothing itself (the others say their one line)
+            rank, number = next(iter(killed.items()))
+            print(f"error: process {rank} of this run was killed ({signal_name(number)})", file=sys.stderr)
         sys.exit(1)
     except (dist.DistError, RuntimeError, TimeoutError) as error:  # the rendezvous: the store, its time-out
         raise PetsError(
@@ -135,6 +189,13 @@ def launch_training(params: Params, module: str, node_rank: int = 0) -> None:
         endpoint=params.rendezvous.endpoint,
         timeout=params.rendezvous.timeout,
     )
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def under_torchrun():

@@ -25,6 +25,7 @@ class Runtime:
     inference_batch: int  # images per forward pass when nothing trains: validation, evaluation, prediction
     threads: int = 1  # CPU threads of torch and OpenCV
     tf32: bool = False  # CUDA's TensorFloat-32 in matrix products and convolutions (10 bits of mantissa, not 23)
+    exact_reduction: bool = True  # gradients of several processes summed in rank order: bit-exact (distributed.wrap)
 
     @classmethod
     def accelerator(cls, device: torch.device, threads: int = 1) -> Self:
@@ -41,6 +42,7 @@ class Runtime:
             inference_batch=256,
             threads=threads,
             tf32=cuda,
+            exact_reduction=False,
         )
 
     @classmethod

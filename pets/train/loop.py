@@ -76,9 +76,9 @@ class Phase:
     """One phase of the recipe as it trains: the network to step (wrapped for several processes), its optimizer and
     one-cycle schedule; `resumed` holds their states when the run was stopped within this phase."""
 
-    def __init__(self, classifier, settings, *, frozen, peak_lrs, total_steps, resumed=None):
+    def __init__(self, classifier, settings, *, frozen, peak_lrs, total_steps, exact, resumed=None):
         set_phase(classifier, settings, frozen)
-        self.frozen, self.net = frozen, distributed.wrap(classifier.module)
+        self.frozen, self.net = frozen, distributed.wrap(classifier.module, exact)
         self.optimizer = make_optimizer(classifier, settings, peak_lrs)
         self.schedule = OneCycle(self.optimizer, total_steps, settings.momentum)
         if resumed:
@@ -196,7 +196,7 @@ def fit(
             continue
         within = resumed if len(history) >= first else None  # stopped within this phase: its states go on
         phase = Phase(classifier, settings, frozen=frozen, peak_lrs=peak_lrs, total_steps=epochs * steps_per_epoch,
-                      resumed=within)  # fmt: skip
+                      exact=runtime.exact_reduction, resumed=within)  # fmt: skip
         for epoch in range(len(history) + 1, last + 1):
             history.append(
                 run_epoch(
