@@ -5,8 +5,9 @@
 
 Rows: the pipeline's training step (bench.train's pipeline_rate) for resnet34 and resnet50 at 224 px, batch 256,
 with the Runtime's accelerator choices (bf16 autocast, channels_last, grid_sample augmentation on the device),
-eager and under torch.compile: images/s, the share of time waiting for data, peak GPU memory; then `make photos`
-end to end on the GPU: seconds and error_rate.
+eager and under torch.compile: images/s, the share of time waiting for data, peak GPU memory; DDP's step on every
+GPU of the machine (bench.ddp: its defaults against the bucket views the train stage uses there, and against the
+CPU's rank-order sum), where there are two or more; then `make photos` end to end on the GPU: seconds and error_rate.
 """
 
 import argparse
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from bench import ddp
 from bench.recipes import quick_start_flags
 from bench.repro_noop import project_clone
 from bench.train import photo_cache, pipeline_rate
@@ -55,6 +57,24 @@ def training_rows(active, *, archs, size, batch_size, images, steps, seconds):
                 )
 
 
+def ddp_rows(smoke):
+    """bench.ddp's variants on every GPU here (one process each), against DDP's defaults."""
+    gpus = torch.cuda.device_count()
+    if smoke:  # tiny, on whatever is here: 2 CPU processes, or each GPU
+        tiny = ["--size", "32", "--steps", "2", "--warmup", "1", "--rounds", "1"]
+        args = ddp.options(["--processes", str(gpus or 2), *tiny])
+    elif gpus >= 2:
+        args = ddp.options(["--processes", str(gpus), "--arch", "resnet50", "--size", "224", "--batch-size", "64"])
+    else:
+        yield ("bench.ddp", f"not measured: {gpus} GPU here, DDP needs 2 or more", "", "")
+        return
+    for memory_format, rates in ddp.rows(args):
+        for variant in ddp.VARIANTS:
+            ratio = rates[variant] / rates["plain"]
+            what = f"bench.ddp {args.processes} x {args.arch} {args.size}px {variant} {memory_format}"
+            yield (what, f"{rates[variant]:.0f} images/s", f"{ratio:.2f}x DDP's defaults", "")
+
+
 def photos_row(smoke):
     """`make photos` (its values in quickstarts.yaml) in a clone of the last commit; smaller when `smoke`."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -84,7 +104,7 @@ def main():
         settings = dict(archs=["resnet18"], size=32, batch_size=8, images=40, steps=2, seconds=5.0)
     print(f"{active}")
     print("| what | speed | | memory |\n| --- | --- | --- | --- |")
-    for row in [*training_rows(active, **settings), photos_row(args.smoke)]:
+    for row in [*training_rows(active, **settings), *ddp_rows(args.smoke), photos_row(args.smoke)]:
         print("| " + " | ".join(row) + " |", flush=True)
 
 

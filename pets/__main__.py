@@ -1,8 +1,8 @@
 """Command line: `python -m pets predict IMAGE|FOLDER ...`, `python -m pets serve`, `python -m pets lr_find`,
-`python -m pets compare [A] [B]`, `python -m pets audit`, `python -m pets join` (another machine of a training run)
-and `python -m pets quickstart NAME` (make pets, make photos, make digits, make pictures). Argument parsing only:
-each command's work is in the package it belongs to, imported when the command runs (torch takes seconds to import;
-predict on an ONNX model never does)."""
+`python -m pets compare [A] [B]`, `python -m pets audit`, `python -m pets review` (the audit as a page),
+`python -m pets join` (another machine of a training run) and `python -m pets quickstart NAME` (make pets, make
+photos, make digits, make pictures). Argument parsing only: each command's work is in the package it belongs to,
+imported when the command runs (torch takes seconds to import; predict on an ONNX model never does)."""
 
 import argparse
 import json
@@ -57,6 +57,12 @@ def serve_command(args):
     serve(args.model, host=args.host, port=args.port, min_confidence=args.min_confidence)
 
 
+def review_command(args):
+    from pets.serve.review import review
+
+    review(args.port)
+
+
 def lr_find_command(args):
     from pets.train.lr_find import run_lr_find
 
@@ -87,7 +93,7 @@ def seeds_command(args):
 def audit_command(args):
     from pets.report.audit import audit
 
-    print("\n".join(audit(Path(args.model), args.top)))
+    print("\n".join(audit(args.top)))
 
 
 def join_command(args):
@@ -95,7 +101,7 @@ def join_command(args):
     from pets.errors import PetsError
     from pets.runtime import distributed
 
-    params = load_params()
+    params = load_params(settings=tuple(args.set))
     nodes, where = params.train.nodes, params.rendezvous.endpoint
     if not 1 <= args.node_rank < nodes:
         raise PetsError(
@@ -106,12 +112,13 @@ def join_command(args):
         )
     print(f"join: node {args.node_rank} of {nodes}, meeting node 0 at {where} (waits {params.rendezvous.timeout} s)",
           flush=True)  # fmt: skip
-    distributed.launch_training(params, "stages.train", node_rank=args.node_rank)
+    distributed.launch_training(params, "stages.train", node_rank=args.node_rank, settings=tuple(args.set))
     print(f"join: node {args.node_rank} done; the model and the run's outputs are node 0's", flush=True)
 
 
 def quickstart_command(args):
-    from pets.workspace.quickstarts import parse_setting, prepare
+    from pets.config.params import parse_setting
+    from pets.workspace.quickstarts import prepare
 
     for line in prepare(args.name, settings=dict(map(parse_setting, args.set))):
         print(line, flush=True)
@@ -165,6 +172,11 @@ def add_serve(commands):
         "--min-confidence", type=min_confidence, default=0.8, help="the page says unsure below it (default 0.8)"
     )
     serve.set_defaults(run=serve_command)
+    review = commands.add_parser(
+        "review", help="the audit's ranking as a page: keep, relabel or drop each picture (http://127.0.0.1:8001)"
+    )
+    review.add_argument("--port", type=port_number, default=8001, help="0: any free port (on 127.0.0.1 only)")
+    review.set_defaults(run=review_command)
 
 
 def add_others(commands):
@@ -174,13 +186,16 @@ def add_others(commands):
     lr_find.add_argument("--out", default=str(layout.METRICS), help="folder for lr_find.tsv and lr_find.png")
     lr_find.set_defaults(run=lr_find_command)
     audit = commands.add_parser("audit", help="rank the images whose label the model finds least likely, to review")
-    audit.add_argument("--model", default=str(layout.MODEL))
     audit.add_argument("--top", type=at_least_one, default=16, help="images printed and drawn")
     audit.set_defaults(run=audit_command)
     join = commands.add_parser(
         "join", help="train with the machine where dvc runs (train.nodes > 1): this machine's processes of the run"
     )
     join.add_argument("--node-rank", type=at_least_one, default=1, help="this machine's number: 1 to train.nodes - 1")
+    join.add_argument(
+        "-S", "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="a param over params.yaml's, as the first machine's dvc exp run -S has it (params.yaml is not written)",
+    )  # fmt: skip
     join.set_defaults(run=join_command)
     quickstart = commands.add_parser("quickstart", help="set a quick start's params (quickstarts.yaml), dvc exp run")
     quickstart.add_argument("name", help="a quick start of quickstarts.yaml: pets, photos, digits, pictures")

@@ -25,7 +25,7 @@ def train(params):
 @report_errors
 @timed("train")
 def main():
-    params = load_params()
+    params = load_params(settings=distributed.joined_settings())
     if distributed.under_torchrun():  # one of the processes launch_training started, on this machine or another
         lifetime.die_with_parent()
         return train(params)

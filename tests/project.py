@@ -24,6 +24,8 @@ PROJECT_FILES = [
     ".gitignore",
     "Makefile",
     "quickstarts.yaml",
+    "requirements.txt",
+    "launchers",
 ]
 
 

@@ -3,19 +3,24 @@
 import csv
 import io
 
+import numpy as np
 import pytest
-import torch
 
 from pets.__main__ import main
 from pets.report.audit import COLUMNS, fix_lines, ranked, review_csv
 from pets.report.predictions import prediction_rows
 
+CLASSES = ["cat", "dog"]
+
 
 def test_the_least_likely_label_comes_first_with_the_models_class_beside_it():
-    probs = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
     rows = ranked(
-        prediction_rows("train", ["a.jpg", "b.jpg"], probs[:2], [0, 0], ["cat", "dog"])
-        + prediction_rows("valid", ["c.jpg"], probs[2:], [1], ["cat", "dog"])
+        [
+            {**row, "scored_by": "probe"}
+            for row in prediction_rows("train", ["a.jpg", "b.jpg"], probs[:2], [0, 0], CLASSES)
+        ]
+        + [{**row, "scored_by": "model"} for row in prediction_rows("valid", ["c.jpg"], probs[2:], [1], CLASSES)]
     )
     table = list(csv.DictReader(io.StringIO(review_csv(rows))))
     assert tuple(table[0]) == COLUMNS
@@ -26,6 +31,7 @@ def test_the_least_likely_label_comes_first_with_the_models_class_beside_it():
     assert "(e.g. b.jpg,dog)" in fix_lines(rows, 2)[-1] and len(fix_lines(rows, 2)) == 3
 
 
-def test_audit_without_a_model_says_to_train_one(tmp_path, capsys):
-    with pytest.raises(SystemExit, match=r"error: .*nowhere.pt not found: train a model first"):
-        main(["audit", "--model", str(tmp_path / "nowhere.pt")])
+def test_audit_before_a_run_says_to_run_the_pipeline(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match=r"error: .*dvc repro"):
+        main(["audit"])

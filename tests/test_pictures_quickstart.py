@@ -6,13 +6,16 @@ as a versioned diff; and the user's folder is never changed."""
 import csv
 import json
 import os
+import re
 import subprocess
+import sys
 
 import numpy as np
 import pytest
 import skimage.data
 
 from pets.data.photos import random_crop
+from tests.browser import launch, sync_playwright
 from tests.imagefiles import picture_folder
 from tests.project import ROOT, Project, stages_run
 
@@ -91,6 +94,53 @@ def test_audit_finds_the_wrong_labels_and_a_fix_file_retrains_on_the_right_ones(
     (project.path / "labels_fix.csv").write_text("file,label\nchelsea/coffee_4.jpg,cofee\n")
     failed = project.run("dvc", "repro", check=False)
     assert "labels_fix.csv line 2: 'cofee' is not a class; did you mean coffee?" in failed
+
+
+def test_the_review_page_in_chromium_relabels_drops_and_undoes_into_labels_fix_csv(project, tmp_path):
+    browsers = sync_playwright()
+    review = project.copy(tmp_path / "review")  # its own copy: the fixes are applied there
+    (review.path / "labels_fix.csv").unlink(missing_ok=True)
+    command = [sys.executable, "-m", "pets", "review", "--port", "0"]
+    server = subprocess.Popen(command, cwd=review.path, env=review.env, stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(re.search(r"http://127\.0\.0\.1:(\d+)/", server.stdout.readline()).group(1))
+        with browsers as playwright:
+            browser = launch(playwright)
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.wait_for_selector(".card")
+            files = page.locator(".card").evaluate_all("cards => cards.map(card => card.dataset.file)")
+
+            def card(file, fix=None):
+                selector = f'.card[data-file="{file}"]' + (f'[data-fix="{fix}"]' if fix is not None else "")
+                return page.wait_for_selector(selector)
+
+            relabel, drop = MISPLACED  # the coffee in the cat's folder; the astronaut in the coffee's
+            assert MISPLACED[relabel] in card(relabel).eval_on_selector("select", "s => s.options[0].value")
+            card(relabel).focus()
+            page.keyboard.press("r")  # to the class chosen: the model's guess, first in the list
+            card(relabel, MISPLACED[relabel])
+            card(drop).eval_on_selector("button.drop", "button => button.click()")
+            card(drop, "-")
+            third = next(file for file in files if file not in MISPLACED)
+            card(third).focus()
+            page.keyboard.press("d")
+            card(third, "-")
+            card(third).focus()
+            page.keyboard.press("u")
+            card(third, "")
+            page.screenshot(path=str(review.path / "metrics/review_page.png"))
+            browser.close()
+    finally:
+        server.kill()
+        server.wait()
+    assert set(MISPLACED) <= set(files[:10])  # the least likely labels first
+    written = (review.path / "labels_fix.csv").read_text()
+    assert written == f"file,label\n{relabel},{MISPLACED[relabel]}\n{drop},-\n"
+    output = review.run("dvc", "exp", "run", "evaluate", "-S", "index.fixes=labels_fix.csv")
+    assert stages_run(output) == ["index", "cache", "train", "evaluate"]
+    fixes = review.json("metrics/index.json")["fixes"]
+    assert fixes == {"file": "labels_fix.csv", "relabelled": 1, "dropped": 1, "unchanged": 0}
 
 
 def test_a_picture_added_to_the_folder_reruns_download_and_the_users_files_never_change(project):

@@ -12,10 +12,10 @@ from urllib.parse import urlparse
 import pytest
 from PIL import Image
 
+from tests.browser import launch, sync_playwright
 from tests.project import Project, stages_run
 
 pytestmark = pytest.mark.e2e  # a copy of the project, real dvc commands
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's chromium package (.ci/run installs it)
 SCREENSHOT = Path("metrics/served_page.png")  # in the test's project copy, kept with the other pictures of the run
 
 
@@ -85,9 +85,7 @@ def test_predict_abstains_below_min_confidence(project):
 
 
 def test_the_served_page_in_chromium_names_a_photo_and_asks_nothing_of_other_hosts(project, tmp_path):
-    if not CHROMIUM.exists():
-        pytest.skip("no /usr/bin/chromium: Debian's chromium package (apt-get install chromium; .ci/run installs it)")
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    browsers = sync_playwright()
     photo = next(path for path in valid_images(project) if "/chelsea_" in path)
     upload = tmp_path / "my cat.jpg"  # a file a person picks, outside the project
     shutil.copy(project.path / photo, upload)
@@ -97,12 +95,8 @@ def test_the_served_page_in_chromium_names_a_photo_and_asks_nothing_of_other_hos
         banner = server.stdout.readline()
         port = int(re.search(r"http://127\.0\.0\.1:(\d+)/", banner).group(1))
         requests = []
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM),
-                args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-            )  # fmt: skip
+        with browsers as playwright:
+            browser = launch(playwright)
             page = browser.new_page()
             page.on("request", lambda request: requests.append(request.url))
             page.goto(f"http://127.0.0.1:{port}/")

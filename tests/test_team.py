@@ -1,13 +1,19 @@
 """Experiments run on other machines and compared here, with DVC's own commands: a git remote (a bare repository)
-and a DVC remote (a local folder), two clones as two machines. A seeds sweep split between them is pushed, pulled
-and compared as one recipe; a fresh clone gets a pushed run's model without training it."""
+and a DVC remote (a local folder), clones as machines. A seeds sweep split between two is pushed, pulled and compared
+as one recipe; a fresh clone gets a pushed run's model without training it; the launchers (launchers/) run as Slurm
+and SkyPilot would run them, two nodes on 127.0.0.1, and their experiment is pulled here."""
 
 import json
+import os
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.project import Project, stages_run
+from tests.test_machines import free_port
 
 pytestmark = pytest.mark.e2e  # copies of the project, real dvc and git commands
 
@@ -29,7 +35,7 @@ def team(mini_cached, tmp_path_factory):
     alice.run("git", "push", "-q", "origin", "main")
     alice.run("dvc", "push")
     bob = clone(root / "origin.git", root / "bob")
-    bob.run("dvc", "pull", "cache")  # the data and the pixel cache, not computed again
+    bob.run("dvc", "pull", "--with-deps", "cache")  # the data and the pixel cache, not computed again
     return root, alice, bob
 
 
@@ -80,3 +86,83 @@ def test_a_fresh_clone_gets_a_pushed_runs_model_with_exp_run_pull_not_allow_miss
     assert stages_run(pulled) == [] and "Pulling data for" in pulled  # nothing trained
     assert (carol.path / "models/model.pt").read_bytes() == (alice.path / "models/model.pt").read_bytes()
     assert carol.json("metrics/metrics.json") == alice.json("metrics/metrics.json")
+
+
+# the launchers' params on two nodes of one process and one thread each, the mini digits' short run
+LAUNCHED = "threads=1 train.devices=1 train.batch_size=16"
+
+# Slurm's own commands for a job of 2 nodes on this machine: srun starts its command once per node, as the tasks of
+# one step, with each node's variables; scontrol expands the job's node list
+SRUN = """#!/usr/bin/env bash
+while [[ $1 == -* ]]; do shift; done
+pids=()
+for ((node = 0; node < SLURM_NNODES; node++)); do
+  SLURM_NODEID=$node SLURM_PROCID=$node SLURM_LOCALID=0 "$@" &
+  pids+=($!)
+done
+status=0
+for pid in "${pids[@]}"; do wait "$pid" || status=$?; done
+exit $status
+"""
+SCONTROL = """#!/usr/bin/env bash
+[[ "$1 $2" == "show hostnames" ]] && tr , "\\n" <<< "$3"
+"""
+
+
+def launched(project):
+    """The experiments `dvc exp pull origin` brings into `project` that ran on two machines: {name: params}."""
+    project.run("dvc", "exp", "pull", "origin")
+    found = {}
+    for name, exp in experiments(project).items():
+        params = exp["revs"][0]["data"]["params"]["params.yaml"]["data"]
+        if params["train"]["nodes"] == 2:
+            found[name] = params
+    return found
+
+
+def test_the_slurm_launcher_run_as_slurm_runs_it_trains_on_two_nodes_and_pushes_the_experiment(team, tmp_path):
+    root, _, bob = team
+    cluster = clone(root / "origin.git", root / "slurm")  # the project's folder on the cluster's shared filesystem
+    (cluster.path / ".venv").symlink_to(sys.prefix)  # made by `make` there
+    cluster.run("dvc", "pull", "--with-deps", "cache")
+    for name, text in (("srun", SRUN), ("scontrol", SCONTROL)):
+        (tmp_path / name).write_text(text)
+        (tmp_path / name).chmod(0o755)
+    job = {"SLURM_JOB_ID": "7", "SLURM_NNODES": "2", "SLURM_JOB_NODELIST": "127.0.0.1,127.0.0.1"}
+    env = {**cluster.env, **job, "PETS_PORT": str(free_port()), "PATH": f"{tmp_path}{os.pathsep}{cluster.env['PATH']}"}
+    batch = subprocess.run(["bash", "launchers/slurm.sbatch", *LAUNCHED.split()], cwd=cluster.path, env=env,
+                           capture_output=True, text=True, timeout=600)  # fmt: skip
+    output = batch.stdout + batch.stderr
+    assert batch.returncode == 0, output[-4000:]
+    assert "join: node 1 of 2" in output and "2 machines" in output  # both nodes took part in one run
+    assert (cluster.path / "models/model.onnx").is_file()  # the whole pipeline, on node 0's workspace
+    pulled = launched(bob)
+    assert len(pulled) == 1 and next(iter(pulled.values()))["threads"] == 1, pulled
+
+
+def test_the_skypilot_task_set_up_and_run_as_skypilot_runs_it_trains_on_two_nodes_and_pushes(team, tmp_path):
+    root, alice, _ = team
+    task = yaml.safe_load((Path(__file__).resolve().parents[1] / "launchers/skypilot.yaml").read_text())
+    assert task["num_nodes"] == 2
+    port, nodes = str(free_port()), []
+    for rank in range(2):
+        home = tmp_path / f"node{rank}"  # a machine of the cluster: its home, with the venv its setup made before
+        home.mkdir()
+        (home / "pets-venv").symlink_to(sys.prefix)
+        variables = {"REPO": str(root / "origin.git"), "SETTINGS": LAUNCHED, "PORT": port,
+                     "SKYPILOT_NODE_RANK": str(rank), "SKYPILOT_NODE_IPS": "127.0.0.1\n127.0.0.1",
+                     "SKYPILOT_NUM_NODES": "2", "SKYPILOT_NUM_GPUS_PER_NODE": "0"}  # fmt: skip
+        env = {**alice.env, **{k: str(v) for k, v in task["envs"].items()}, **variables, "HOME": str(home)}
+        setup = subprocess.run(["bash", "-c", task["setup"]], cwd=home, env=env, capture_output=True, text=True)
+        assert setup.returncode == 0, (setup.stdout + setup.stderr)[-3000:]
+        assert (home / "pets/data/cache").is_dir()  # pulled, not computed
+        nodes.append((home, env))
+    runs = [subprocess.Popen(["bash", "-c", task["run"]], cwd=home, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True) for home, env in nodes]  # fmt: skip
+    outputs = [run.communicate(timeout=600)[0] for run in runs]
+    for run, output in zip(runs, outputs):
+        assert run.returncode == 0, output[-4000:]
+    assert "join: node 1 of 2" in outputs[1] and "2 machines" in outputs[0]
+    assert not (nodes[1][0] / "pets/models/model.pt").exists()  # node 1 trained and wrote nothing
+    pulled = launched(alice)
+    assert len(pulled) >= 1 and all(params["train"]["nodes"] == 2 for params in pulled.values())

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from pets.config.settings import Params, dotted_value, parse_params
+from pets.config.settings import Params, dotted_value, parse_params, set_dotted
 from pets.errors import PetsError
 
 
@@ -91,5 +91,18 @@ def read_params(path: str | Path = "params.yaml") -> object:
     return parse_yaml(text, path)
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
-    return parse_params(read_params(path))
+def load_params(path: str | Path = "params.yaml", settings: tuple[str, ...] = ()) -> Params:
+    """params.yaml's typed settings; `settings` (`key=value`, as `dvc exp run -S` takes them) over its values, in
+    this process only: params.yaml is not written."""
+    tree = read_params(path)
+    for key, value in map(parse_setting, settings):
+        set_dotted(tree, key, value)
+    return parse_params(tree)
+
+
+def parse_setting(setting: str) -> tuple[str, object]:
+    """(dotted key, value) of a `key=value` as `dvc exp run -S` takes it: the value read as YAML."""
+    key, equals, value = setting.partition("=")
+    if not equals or not key:
+        raise PetsError(f"{setting!r}: a setting is key=value, e.g. datasets.pictures.folder=~/pictures")
+    return key, parse_yaml(value, f"-S {setting}") if value else ""

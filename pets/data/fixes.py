@@ -1,13 +1,18 @@
 """Label fixes as a versioned file: `labels_fix.csv` at the project root (params.yaml: index.fixes), rows `file,label`
-to relabel an image or `file,-` to drop it, written from `python -m pets audit`'s review and reviewed like code."""
+to relabel an image or `file,-` to drop it, written from `python -m pets audit`'s ranking (by hand or on the review
+page, pets.serve.review) and reviewed like code."""
 
+import codecs
 import csv
 import difflib
+import io
 from pathlib import Path
 
+from pets.atomic import atomic_path
 from pets.errors import PetsError
 
 DROP = "-"
+HEADER = "file,label"
 
 
 def read_fixes(path: str | Path, *, files: set[str], classes: list[str]) -> dict[str, str | None]:
@@ -57,3 +62,50 @@ def apply_fixes(rows: list[dict], fixes: dict[str, str | None]) -> tuple[list[di
             counts["relabelled" if fixes[row["path"]] != row["label"] else "unchanged"] += 1
             fixed.append({**row, "label": fixes[row["path"]]})
     return fixed, counts
+
+
+def fix_row(line: str) -> tuple[str, str] | None:
+    """(file, label) of one line of a fixes file, or None for the header, a blank line or one that is no row."""
+    fields = [field.strip() for field in next(csv.reader([line]), [])]
+    if len(fields) != 2 or not all(fields) or [field.lower() for field in fields] == HEADER.split(","):
+        return None
+    return fields[0], fields[1]
+
+
+def current_fixes(path: str | Path) -> dict[str, str]:
+    """{file: label or DROP} of the rows of a fixes file as they are (none when there is no file), unchecked."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        return {}
+    return dict(row for row in map(fix_row, text.splitlines()) if row)
+
+
+def edit_fix(path: str | Path, file: str, label: str | None) -> None:
+    """Set `file`'s row to `label` (a class, or DROP), or remove it (None), atomically; every other line is kept as
+    it is (a byte-order mark and line endings too), and a row that changes keeps its place."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raw = f"{HEADER}\n".encode()
+    bom = codecs.BOM_UTF8 if raw.startswith(codecs.BOM_UTF8) else b""
+    lines = raw[len(bom) :].decode("utf-8").splitlines(keepends=True)
+    ending = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    out = io.StringIO()
+    csv.writer(out, lineterminator=ending).writerow([file, label])
+    new = [out.getvalue()] if label is not None else []
+    kept = []
+    for line in lines:
+        row = fix_row(line)
+        if row and row[0] == file:
+            kept += new
+            new = []
+        else:
+            kept.append(line)
+    if new:
+        if kept and not kept[-1].endswith("\n"):
+            kept[-1] += ending
+        kept += new
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(bom + "".join(kept).encode("utf-8"))

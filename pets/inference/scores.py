@@ -1,7 +1,8 @@
 """The trained model's scores: the log-probabilities (fp32, before the temperature) of every image of every split of
 the pixel cache, in the cache's order, computed once by the train stage with the model still on its device.
 Evaluate's metrics, calibration and pictures, and the export stage's check of the ONNX model, read them instead of
-loading the model again (torch and the model code take seconds to import). NumPy only."""
+loading the model again (torch and the model code take seconds to import). Beside them, the training images'
+out-of-sample log-probabilities (pets.inference.probe), which the label audit ranks them by. NumPy only."""
 
 import io
 import json
@@ -12,12 +13,23 @@ import numpy as np
 from pets.atomic import atomic_path
 from pets.errors import PetsError
 
+OUT_OF_FOLD = "out_of_fold_train"
 
-def write_scores(path: str | Path, scores: dict[str, np.ndarray], classes: list[str], temperature: float) -> None:
-    """{split: (N, classes) log-probabilities} with the classes and the temperature they go with, atomically."""
+
+def write_scores(
+    path: str | Path,
+    scores: dict[str, np.ndarray],
+    classes: list[str],
+    temperature: float,
+    out_of_fold: np.ndarray | None = None,
+) -> None:
+    """{split: (N, classes) log-probabilities} with the classes and the temperature they go with, and the training
+    split's out-of-fold log-probabilities when there are any, atomically."""
     buffer = io.BytesIO()
-    np.savez(buffer, **{f"split_{name}": np.asarray(values, np.float32) for name, values in scores.items()},
-             meta=np.array(json.dumps({"classes": list(classes), "temperature": float(temperature)})))  # fmt: skip
+    arrays = {f"split_{name}": np.asarray(values, np.float32) for name, values in scores.items()}
+    if out_of_fold is not None:
+        arrays[OUT_OF_FOLD] = np.asarray(out_of_fold, np.float32)
+    np.savez(buffer, **arrays, meta=np.array(json.dumps({"classes": list(classes), "temperature": float(temperature)})))
     with atomic_path(path) as tmp:
         tmp.write_bytes(buffer.getvalue())
 
@@ -37,3 +49,11 @@ def read_scores(path: str | Path, manifest: dict) -> tuple[dict[str, np.ndarray]
     if meta["classes"] != manifest["classes"] or {name: len(s) for name, s in scores.items()} != counts:
         raise PetsError(f"{path} scores another cache than data/cache: run `dvc repro` to train on this one")
     return scores, meta["temperature"]
+
+
+def read_out_of_fold(path: str | Path, manifest: dict) -> np.ndarray | None:
+    """The training split's out-of-fold log-probabilities of a scores file read_scores accepts, or None (a class
+    with too few training images to cross-validate)."""
+    read_scores(path, manifest)
+    with np.load(path) as saved:
+        return saved[OUT_OF_FOLD] if OUT_OF_FOLD in saved.files else None

@@ -1,5 +1,9 @@
-"""python -m pets audit: the images whose given label the trained model finds least likely, for a person to review
-(metrics/label_review.csv and .png); the rows to act on go into labels_fix.csv (pets.data.fixes)."""
+"""python -m pets audit: the images whose given label is least likely, for a person to review (metrics/label_review.csv
+and .png, and the review page, pets.serve.review); the rows to act on go into labels_fix.csv (pets.data.fixes).
+
+Read from the train stage's scores, no model loaded: validation and test images as the model scores them; training
+images as a probe that never saw them does (out of fold, pets.inference.probe), since the model has learned their
+labels, the wrong ones too. Without out-of-fold scores (a class with under 5 training images), the model's own."""
 
 import csv
 import io
@@ -10,15 +14,11 @@ import numpy as np
 from pets.atomic import write_text
 from pets.config import layout
 from pets.data.cache import read_manifest
-from pets.data.loader import CachedSplit
-from pets.errors import PetsError
-from pets.inference.forward import predict_probs
-from pets.model.checkpoint import load_classifier
+from pets.inference.scores import read_out_of_fold, read_scores
 from pets.report.grid import image_grid, thumbnail
 from pets.report.predictions import prediction_rows
-from pets.runtime.profile import runtime
 
-COLUMNS = ("file", "split", "label", "predicted", "p_predicted", "p_label")
+COLUMNS = ("file", "split", "label", "predicted", "p_predicted", "p_label", "scored_by")
 
 
 def ranked(rows: list[dict]) -> list[dict]:
@@ -42,7 +42,7 @@ def review_picture(rows: list[dict], raw: str | Path, path: str | Path, n: int) 
         images.append(image if image is not None else np.zeros((160, 160, 3), np.uint8))
         titles.append(
             f"{row['file']} ({row['split']})\nlabel {row['label']} {row['p_label']:.2f}, "
-            f"model {row['predicted']} {row['p_predicted']:.2f}"
+            f"{row['scored_by']} {row['predicted']} {row['p_predicted']:.2f}"
         )
         colours.append("red" if row["predicted"] != row["label"] else "black")
     heading = f"the {len(images)} images whose label the model finds least likely: relabel or drop in labels_fix.csv"
@@ -53,7 +53,7 @@ def fix_lines(rows: list[dict], n: int) -> list[str]:
     """What `audit` prints: the top rows, and how to act on them."""
     lines = [
         f"{row['file']}\t{row['split']}\tlabel {row['label']} ({row['p_label']:.3f})\t"
-        f"model {row['predicted']} ({row['p_predicted']:.3f})"
+        f"{row['scored_by']} {row['predicted']} ({row['p_predicted']:.3f})"
         for row in rows[:n]
     ]
     example = f" (e.g. {rows[0]['file']},{rows[0]['predicted']})" if rows else ""
@@ -63,25 +63,27 @@ def fix_lines(rows: list[dict], n: int) -> list[str]:
     ]
 
 
-def audit(model_path: Path, top: int) -> list[str]:
-    """Rank every image of the cache's splits by how likely the model finds its label (the training split too,
-    scored as validation is: no augmentation); write metrics/label_review.csv and .png; return the lines to print."""
-    if not Path(model_path).is_file():
-        raise PetsError(f"{model_path} not found: train a model first (dvc repro, or a quick start: make pictures)")
-    classifier = load_classifier(model_path)
-    manifest = read_manifest(layout.CACHE)
-    if manifest["classes"] != classifier.classes:
-        raise PetsError(f"{model_path} was not trained on the classes of {layout.CACHE}: run dvc repro first")
-    active = runtime()
-    active.place(classifier.module)
+def audit_rows(cache: Path = layout.CACHE, scores_path: Path = layout.SCORES) -> list[dict]:
+    """Every cached image's prediction row (pets.report.predictions) with `scored_by` (model | probe), ranked."""
+    manifest = read_manifest(cache)
+    scores, _ = read_scores(scores_path, manifest)
+    out_of_fold = read_out_of_fold(scores_path, manifest)
     rows = []
-    for name in manifest["splits"]:
-        split = CachedSplit(layout.CACHE, name)
-        rows += prediction_rows(name, split.files, predict_probs(classifier, split, active), split.labels,
-                                classifier.classes)  # fmt: skip
-    rows = ranked(rows)
+    for name, split in manifest["splits"].items():
+        by = "probe" if name == "train" and out_of_fold is not None else "model"
+        log_probs = out_of_fold if by == "probe" else scores[name]
+        found = prediction_rows(name, split["files"], np.exp(log_probs), split["labels"], manifest["classes"])
+        rows += [{**row, "scored_by": by} for row in found]
+    return ranked(rows)
+
+
+def audit(top: int) -> list[str]:
+    """Rank every image of the run (the training split too); write metrics/label_review.csv and .png; return the
+    lines to print."""
+    rows = audit_rows()
     write_text(layout.LABEL_REVIEW, review_csv(rows))
     review_picture(rows, layout.RAW, layout.LABEL_REVIEW_PNG, top)
     return fix_lines(rows, top) + [
-        f"all {len(rows)} images ranked in {layout.LABEL_REVIEW}, the first {top} in {layout.LABEL_REVIEW_PNG}"
+        f"all {len(rows)} images ranked in {layout.LABEL_REVIEW}, the first {top} in {layout.LABEL_REVIEW_PNG}; "
+        "to review them on a page: python -m pets review"
     ]

@@ -13,6 +13,7 @@ processes gives the same model, however the processes are spread over machines.
 """
 
 import contextlib
+import json
 import logging
 import os
 import re
@@ -24,6 +25,7 @@ import warnings
 # c10d's own log lines (a rendezvous retrying, a peer gone, each with C++ stack frames) would bury the one line this
 # module gives for each; read when torch loads, so set before; a TORCH_CPP_LOG_LEVEL of the user's is kept
 os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "FATAL")
+JOIN_SETTINGS = "PETS_JOIN_SETTINGS"  # join's -S, from it to its processes
 
 import torch  # noqa: E402
 import torch.distributed as dist  # noqa: E402
@@ -176,9 +178,11 @@ def launch(module: str, threads: int, **where) -> None:
         ) from None
 
 
-def launch_training(params: Params, module: str, node_rank: int = 0) -> None:
+def launch_training(params: Params, module: str, node_rank: int = 0, settings: tuple[str, ...] = ()) -> None:
     """The processes of one training run on this machine, node `node_rank` of params.yaml's train.nodes: each with
-    its share of the CPU threads params.yaml allows here."""
+    its share of the CPU threads params.yaml allows here. `settings` (join's -S, as node 0's `dvc exp run -S` had
+    them) reach the processes through their environment: joined_settings()."""
+    os.environ[JOIN_SETTINGS] = json.dumps(settings)
     processes = device_count(params.train.devices)
     launch(
         module,
@@ -189,6 +193,12 @@ def launch_training(params: Params, module: str, node_rank: int = 0) -> None:
         endpoint=params.rendezvous.endpoint,
         timeout=params.rendezvous.timeout,
     )
+
+
+def joined_settings() -> tuple[str, ...]:
+    """The `key=value` settings this process has over params.yaml: those `python -m pets join -S` was given (none
+    on the machine where dvc runs, whose `dvc exp run -S` writes them into params.yaml)."""
+    return tuple(json.loads(os.environ.get(JOIN_SETTINGS, "[]")))
 
 
 def signal_name(number: int) -> str:

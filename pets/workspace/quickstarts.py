@@ -132,14 +132,6 @@ def keep_aside(path: Path) -> Path:
     raise AssertionError("unreachable")
 
 
-def parse_setting(setting: str) -> tuple[str, object]:
-    """(dotted key, value) of a `key=value` as `dvc exp run -S` takes it: the value read as YAML."""
-    key, equals, value = setting.partition("=")
-    if not equals or not key:
-        raise PetsError(f"{setting!r}: a setting is key=value, e.g. datasets.pictures.folder=~/pictures")
-    return key, parse_yaml(value, f"-S {setting}") if value else ""
-
-
 def prepare(
     name: str, *, settings: dict | None = None, path: Path = PARAMS, quickstarts_path: Path = QUICKSTARTS
 ) -> list[str]:
