@@ -4,6 +4,7 @@ brought to a given point once per test session and copied by the tests that star
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -124,3 +125,10 @@ def quick_start_args(name):
     """The -S overrides of one of the README's quick starts (quickstarts.yaml), for `dvc exp run`."""
     values = yaml.safe_load((ROOT / "quickstarts.yaml").read_text())[name] or {}
     return [arg for key, value in values.items() for arg in ("-S", f"{key}={json.dumps(value).strip(chr(34))}")]
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 free now (a rendezvous, a server)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

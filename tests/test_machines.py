@@ -8,7 +8,6 @@ import contextlib
 import hashlib
 import os
 import signal
-import socket
 import subprocess
 import time
 
@@ -16,18 +15,14 @@ import psutil
 import pytest
 import yaml
 
+from tests.project import free_port
+
 pytestmark = pytest.mark.e2e  # copies of the project, real dvc commands, torchrun on loopback
 
 # on the mini digits: 2 x 1 process of 1 thread, 3 epochs; the reference, one machine of 2 processes (2 threads: 1 each)
 RUN = {"threads": 1, "train__devices": 1, "train__nodes": 2, "train__batch_size": 16, "train__epochs": 3}
 ONE_MACHINE = {**RUN, "threads": 2, "train__devices": 2, "train__nodes": 1}
 TRAIN = ("dvc", "repro", "train")
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def machines(mini_cached, tmp_path, **changes):

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.project import Project, stages_run
-from tests.test_machines import free_port
+from tests.project import Project, free_port, stages_run
 
 pytestmark = pytest.mark.e2e  # copies of the project, real dvc and git commands
 
