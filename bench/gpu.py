@@ -7,23 +7,17 @@ Rows: the pipeline's training step (bench.train's pipeline_rate) for resnet34 an
 with the Runtime's accelerator choices (bf16 autocast, channels_last, grid_sample augmentation on the device),
 eager and under torch.compile: images/s, the share of time waiting for data, peak GPU memory; DDP's step on every
 GPU of the machine (bench.ddp: its defaults against the bucket views the train stage uses there, and against the
-CPU's rank-order sum), where there are two or more; then `make photos` end to end on the GPU: seconds and error_rate.
+CPU's rank-order sum), where there are two or more; then `make photos` end to end on the GPU:
+seconds and error_rate, and each stage's start-up, work and writing (bench.stages).
 """
 
 import argparse
-import json
-import os
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
-from bench import ddp
-from bench.recipes import quick_start_flags
-from bench.repro_noop import project_clone
+from bench import ddp, stages
 from bench.train import photo_cache, pipeline_rate
 from pets.runtime.profile import runtime
 
@@ -75,23 +69,25 @@ def ddp_rows(smoke):
             yield (what, f"{rates[variant]:.0f} images/s", f"{ratio:.2f}x DDP's defaults", "")
 
 
-def photos_row(smoke):
-    """`make photos` (its values in quickstarts.yaml) in a clone of the last commit; smaller when `smoke`."""
+def photos_rows(smoke):
+    """`make photos` (its values in quickstarts.yaml) in a clone of the last commit, and where its time went, stage
+    by stage (bench.stages); smaller when `smoke`."""
     with tempfile.TemporaryDirectory() as tmp:
-        project = project_clone(Path(tmp) / "project")
         smaller = {"train.epochs": 1, "train.epochs_unfrozen": 0, "size": 64, "cache.resolution": 80}
-        flags = quick_start_flags("photos", smaller if smoke else None)
-        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-        started = time.perf_counter()
-        subprocess.run(["dvc", "exp", "run", *flags], cwd=project, env=env, check=True, capture_output=True)
-        seconds = time.perf_counter() - started
-        error = json.loads((project / "metrics/metrics.json").read_text())["valid"]["error_rate"]
-        return (
-            "make photos end to end" + (" (smoke: 1 epoch, 64 px)" if smoke else ""),
-            f"{seconds:.0f} s",
-            f"error_rate {error:.4f}",
+        run = stages.quick_start_run(Path(tmp), "photos", smaller if smoke else None)
+    label = "make photos end to end" + (" (smoke: 1 epoch, 64 px)" if smoke else "")
+    spent = run["stages"]
+    return [(label, f"{run['total']:.0f} s", f"error_rate {run['error_rate']:.4f}", "")] + [
+        (
+            f"make photos: {stage}",
+            f"{spent[stage]['wall']:.1f} s",
+            f"start-up {spent[stage]['start_up']:.1f} s, work {spent[stage]['work']:.1f} s, "
+            f"writing {spent[stage]['writing']:.1f} s",
             "",
         )
+        for stage in stages.STAGES
+        if stage in spent
+    ]
 
 
 def main():
@@ -104,7 +100,7 @@ def main():
         settings = dict(archs=["resnet18"], size=32, batch_size=8, images=40, steps=2, seconds=5.0)
     print(f"{active}")
     print("| what | speed | | memory |\n| --- | --- | --- | --- |")
-    for row in [*training_rows(active, **settings), *ddp_rows(args.smoke), photos_row(args.smoke)]:
+    for row in [*training_rows(active, **settings), *ddp_rows(args.smoke), *photos_rows(args.smoke)]:
         print("| " + " | ".join(row) + " |", flush=True)
 
 

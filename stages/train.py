@@ -1,5 +1,6 @@
 """Stage train: fine-tune `arch` on the pixel cache (pets.train.run); writes models/model.pt, the model's scores of
-every cached image (models/scores.npz), the per-epoch log metrics/training/ (dvclive) and the pictures. After every
+every cached image and the training images' out-of-fold scores for the label audit (models/scores.npz;
+pets.inference.probe), the per-epoch log metrics/training/ (dvclive) and the pictures. After every
 epoch models/resume.pt lets an interrupted run go on from there.
 
 With train.devices > 1 the stage runs itself again under torchrun, one process per device; with train.nodes > 1 this

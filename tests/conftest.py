@@ -15,6 +15,12 @@ from tests.project import template  # noqa: E402
 os.environ["PETS_PROGRESS_SECONDS"] = "off"  # no progress lines in the tests' output, theirs or their subprocesses'
 
 
+def pytest_collection_modifyitems(items):
+    """The end-to-end tests first, the unit tests after: under xdist the minutes-long files start at once and the
+    seconds-long ones fill the workers' ends, instead of one worker finishing a long file alone."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
+
+
 def colours(root, n, is_valid):
     """A tiny two-class cache at `root` (reddish vs bluish noise, 16 px): learnable in a few steps on the CPU."""
     rng = np.random.default_rng(0)

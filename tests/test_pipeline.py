@@ -212,30 +212,6 @@ def test_compare_two_commits_image_by_image(project):
     assert rows[1:] == sorted(rows[1:], key=lambda row: row.split(",")[1])  # by file: a git diff reads
 
 
-def test_queued_seeds_are_compared_by_name_and_grouped(project):
-    # up to evaluate: compare reads evaluate's predictions, and the export of each seed would only take time
-    project.run("dvc", "exp", "run", "evaluate", "--queue", "-S", "train.epochs=1", "-S", "train.seed=range(1,3)")
-    project.run("dvc", "exp", "run", "--run-all")
-    shown = json.loads(project.run("dvc", "exp", "show", "--json", stdout_only=True))
-    runs = {
-        rev["name"]: rev["data"]
-        for commit in shown
-        for exp in commit.get("experiments") or []
-        for rev in exp["revs"]
-        if rev["data"]["params"]["params.yaml"]["data"]["train"]["epochs"] == 1
-    }
-    seeds = sorted(runs, key=lambda name: runs[name]["params"]["params.yaml"]["data"]["train"]["seed"])
-    assert [runs[name]["params"]["params.yaml"]["data"]["train"]["seed"] for name in seeds] == [1, 2]
-    before = project.run("git", "status", "--porcelain")
-    text = compare(project, *seeds)
-    for name in seeds:
-        rate = runs[name]["metrics"]["metrics/metrics.json"]["data"]["valid"]["error_rate"]
-        assert f"{name}: error_rate {rate:.4f}" in text
-    assert project.run("git", "status", "--porcelain") == before  # nothing in the workspace changed
-    grouped = compare(project, "--seeds")  # HEAD (mobilenet, 1 epoch, seed 42) and the two seeds: one recipe
-    assert grouped.startswith("all runs: 3 run(s), error_rate "), grouped
-
-
 def test_compare_refuses_runs_of_another_split_and_revisions_it_cannot_read(project):
     project.run("dvc", "exp", "run", "evaluate", "-S", "index.seed=7", "-S", "train.epochs=1")
     refused = compare(project, "HEAD", "workspace", check=False)

@@ -45,28 +45,39 @@ def sweep(project, seeds):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
 
 
+def seed(exp):
+    return exp["revs"][0]["data"]["params"]["params.yaml"]["data"]["train"]["seed"]
+
+
 def experiments(project):
     shown = json.loads(project.run("dvc", "exp", "show", "--json", stdout_only=True))
     return {exp["name"]: exp for commit in shown for exp in commit.get("experiments") or []}
 
 
 def test_a_seeds_sweep_split_between_two_machines_is_pushed_pulled_and_compared_as_one_recipe(team):
+    """Also what a queued sweep on one machine must give (test_pipeline's queued seeds test, merged here): each run
+    compared by name with the error rate dvc exp show has for it, the workspace untouched."""
     _, alice, bob = team
     runs = [sweep(alice, "range(1,4)"), sweep(bob, "range(4,7)")]
     for run in runs:
         output = run.communicate(timeout=900)[0]
         assert run.returncode == 0, output[-3000:]
     mine, theirs = experiments(alice), experiments(bob)
-    assert len(mine) == len(theirs) == 3
+    assert sorted(seed(exp) for exp in mine.values()) == [1, 2, 3]
+    assert sorted(seed(exp) for exp in theirs.values()) == [4, 5, 6]
     bob.run("dvc", "exp", "push", "origin")  # Bob's experiments and their outputs
     alice.run("dvc", "exp", "pull", "origin")
     everyone = experiments(alice)
     assert set(everyone) == set(mine) | set(theirs)  # dvc exp show here lists the runs made there
     grouped = alice.run("python", "-m", "pets", "compare", "--seeds", stdout_only=True)
     assert grouped.startswith("all runs: 6 run(s), error_rate "), grouped
-    name = next(iter(theirs))
-    compared = alice.run("python", "-m", "pets", "compare", next(iter(mine)), name, stdout_only=True)
-    assert f"{name}: error_rate" in compared  # image by image, against a run made on the other machine
+    before = alice.run("git", "status", "--porcelain")
+    pair = [next(iter(mine)), next(iter(theirs))]
+    compared = alice.run("python", "-m", "pets", "compare", *pair, stdout_only=True)
+    for name in pair:  # image by image, against a run made on the other machine
+        rate = everyone[name]["revs"][0]["data"]["metrics"]["metrics/metrics.json"]["data"]["valid"]["error_rate"]
+        assert f"{name}: error_rate {rate:.4f}" in compared, compared
+    assert alice.run("git", "status", "--porcelain") == before  # nothing in the workspace changed
 
 
 def test_a_fresh_clone_gets_a_pushed_runs_model_with_exp_run_pull_not_allow_missing(team):
@@ -109,7 +120,9 @@ SCONTROL = """#!/usr/bin/env bash
 
 
 def launched(project):
-    """The experiments `dvc exp pull origin` brings into `project` that ran on two machines: {name: params}."""
+    """The experiments `dvc exp pull origin` brings into `project` that ran on two machines: {name: params}. The
+    project first takes the commit they ran on (another test pushed one): dvc exp pull brings a commit's own."""
+    project.run("git", "pull", "-q", "--ff-only", "origin", "main")
     project.run("dvc", "exp", "pull", "origin")
     found = {}
     for name, exp in experiments(project).items():

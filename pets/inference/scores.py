@@ -1,8 +1,9 @@
 """The trained model's scores: the log-probabilities (fp32, before the temperature) of every image of every split of
 the pixel cache, in the cache's order, computed once by the train stage with the model still on its device.
 Evaluate's metrics, calibration and pictures, and the export stage's check of the ONNX model, read them instead of
-loading the model again (torch and the model code take seconds to import). Beside them, the training images'
-out-of-sample log-probabilities (pets.inference.probe), which the label audit ranks them by. NumPy only."""
+loading the model again (torch and the model code take seconds to import). Beside them, the trained body's features of
+the training images (pets.inference.probe), from which the label audit scores them out of fold
+(pets.inference.out_of_fold). NumPy only."""
 
 import io
 import json
@@ -13,7 +14,7 @@ import numpy as np
 from pets.atomic import atomic_path
 from pets.errors import PetsError
 
-OUT_OF_FOLD = "out_of_fold_train"
+TRAIN_FEATURES = "features_train"
 
 
 def write_scores(
@@ -21,15 +22,16 @@ def write_scores(
     scores: dict[str, np.ndarray],
     classes: list[str],
     temperature: float,
-    out_of_fold: np.ndarray | None = None,
+    train_features: np.ndarray,
+    seed: int,
 ) -> None:
     """{split: (N, classes) log-probabilities} with the classes and the temperature they go with, and the training
-    split's out-of-fold log-probabilities when there are any, atomically."""
+    images' (N, features) with the seed their folds are drawn with, atomically."""
     buffer = io.BytesIO()
     arrays = {f"split_{name}": np.asarray(values, np.float32) for name, values in scores.items()}
-    if out_of_fold is not None:
-        arrays[OUT_OF_FOLD] = np.asarray(out_of_fold, np.float32)
-    np.savez(buffer, **arrays, meta=np.array(json.dumps({"classes": list(classes), "temperature": float(temperature)})))
+    arrays[TRAIN_FEATURES] = np.asarray(train_features, np.float32)
+    meta = {"classes": list(classes), "temperature": float(temperature), "seed": int(seed)}
+    np.savez(buffer, **arrays, meta=np.array(json.dumps(meta)))
     with atomic_path(path) as tmp:
         tmp.write_bytes(buffer.getvalue())
 
@@ -51,9 +53,8 @@ def read_scores(path: str | Path, manifest: dict) -> tuple[dict[str, np.ndarray]
     return scores, meta["temperature"]
 
 
-def read_out_of_fold(path: str | Path, manifest: dict) -> np.ndarray | None:
-    """The training split's out-of-fold log-probabilities of a scores file read_scores accepts, or None (a class
-    with too few training images to cross-validate)."""
+def read_train_features(path: str | Path, manifest: dict) -> tuple[np.ndarray, int]:
+    """(the training images' features, the seed of their folds) of a scores file read_scores accepts."""
     read_scores(path, manifest)
     with np.load(path) as saved:
-        return saved[OUT_OF_FOLD] if OUT_OF_FOLD in saved.files else None
+        return saved[TRAIN_FEATURES], json.loads(str(saved["meta"]))["seed"]

@@ -2,8 +2,9 @@
 and .png, and the review page, pets.serve.review); the rows to act on go into labels_fix.csv (pets.data.fixes).
 
 Read from the train stage's scores, no model loaded: validation and test images as the model scores them; training
-images as a probe that never saw them does (out of fold, pets.inference.probe), since the model has learned their
-labels, the wrong ones too. Without out-of-fold scores (a class with under 5 training images), the model's own."""
+images as a probe that never saw them does (out of fold, pets.inference.out_of_fold, on the features the train stage
+kept), since the model has learned their labels, the wrong ones too. Without out-of-fold scores (a class with under 5
+training images), the model's own."""
 
 import csv
 import io
@@ -14,7 +15,8 @@ import numpy as np
 from pets.atomic import write_text
 from pets.config import layout
 from pets.data.cache import read_manifest
-from pets.inference.scores import read_out_of_fold, read_scores
+from pets.inference.out_of_fold import out_of_fold_log_probs
+from pets.inference.scores import read_scores, read_train_features
 from pets.report.grid import image_grid, thumbnail
 from pets.report.predictions import prediction_rows
 
@@ -67,7 +69,9 @@ def audit_rows(cache: Path = layout.CACHE, scores_path: Path = layout.SCORES) ->
     """Every cached image's prediction row (pets.report.predictions) with `scored_by` (model | probe), ranked."""
     manifest = read_manifest(cache)
     scores, _ = read_scores(scores_path, manifest)
-    out_of_fold = read_out_of_fold(scores_path, manifest)
+    features, seed = read_train_features(scores_path, manifest)
+    train = manifest["splits"]["train"]["labels"]
+    out_of_fold = out_of_fold_log_probs(features, train, len(manifest["classes"]), seed)
     rows = []
     for name, split in manifest["splits"].items():
         by = "probe" if name == "train" and out_of_fold is not None else "model"

@@ -11,7 +11,7 @@ from pets.data.loader import CachedSplit
 from pets.data.presets import Preprocess
 from pets.inference.calibration import model_temperature
 from pets.inference.forward import score_splits
-from pets.inference.probe import features_by_split, head_inputs, out_of_fold_log_probs
+from pets.inference.probe import features_by_split, head_inputs
 from pets.inference.scores import write_scores
 from pets.model.build import build_model
 from pets.model.checkpoint import save_classifier
@@ -79,9 +79,8 @@ def train_run(params: Params) -> None:
             scores = score_splits(classifier, layout.CACHE, active.exact().activate())
         labels = {name: split["labels"] for name, split in manifest["splits"].items()}
         features = features_by_split(found, {name: len(split) for name, split in labels.items()})
-        out_of_fold = out_of_fold_log_probs(features["train"], labels["train"], len(classes), settings.seed)
         classifier.temperature = model_temperature(scores, labels, log)
         save_classifier(layout.MODEL, classifier)
-        write_scores(layout.SCORES, scores, classes, classifier.temperature, out_of_fold)
+        write_scores(layout.SCORES, scores, classes, classifier.temperature, features["train"], settings.seed)
         training_curves(history, layout.CURVES)
         resume.finish()
