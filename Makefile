@@ -21,8 +21,8 @@ pictures: $(VENV)/installed  ## your own pictures, a subfolder per class: make p
 runs: $(VENV)/installed    ## the experiments side by side in 100 columns: dvc exp show with the columns people compare
 	dvc exp show --drop '.*' --keep '^(Experiment|valid\.error_rate|data|arch|size|train\.epochs)$$'
 
-test: $(VENV)/installed    ## the test suite (CPU, no network)
-	python -m pytest -q tests
+test: $(VENV)/installed    ## the test suite (CPU, no network), one worker per core, the end-to-end files first
+	python -m pytest -q -n auto --dist loadfile tests
 
 test-fast: $(VENV)/installed  ## the unit tests alone: everything but the end-to-end runs of dvc (-m e2e)
 	python -m pytest -q tests -m "not e2e"

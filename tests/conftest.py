@@ -15,10 +15,20 @@ from tests.project import template  # noqa: E402
 os.environ["PETS_PROGRESS_SECONDS"] = "off"  # no progress lines in the tests' output, theirs or their subprocesses'
 
 
+# the end-to-end files that take longest (--durations; docs/contributing.md), started first so that no worker ends
+# on one of them alone while the other has nothing left
+LONGEST = ("test_interruptions", "test_team", "test_quickstart_order", "test_pipeline", "test_machines", "test_ship")
+
+
 def pytest_collection_modifyitems(items):
-    """The end-to-end tests first, the unit tests after: under xdist the minutes-long files start at once and the
-    seconds-long ones fill the workers' ends, instead of one worker finishing a long file alone."""
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
+    """The end-to-end tests first, the longest files first among them, the unit tests after: under xdist the
+    minutes-long files start at once and the seconds-long ones fill the workers' ends."""
+
+    def order(item):
+        module = item.path.stem
+        return item.get_closest_marker("e2e") is None, LONGEST.index(module) if module in LONGEST else len(LONGEST)
+
+    items.sort(key=order)
 
 
 def colours(root, n, is_valid):

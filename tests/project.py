@@ -52,8 +52,9 @@ class Project:
             for name in PROJECT_FILES:
                 source, target = ROOT / name, self.path / name
                 target.parent.mkdir(parents=True, exist_ok=True)
-                if source.is_dir():
-                    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+                if source.is_dir():  # with Python's bytecode (valid while the sources' mtimes match, which copies
+                    # keep), less the temporary files of a bytecode write in progress elsewhere
+                    shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.pyc.*"))
                 else:
                     shutil.copy2(source, target)
             self.run("git", "init", "-q", "-b", "main")

@@ -35,7 +35,6 @@ def train_run(params: Params) -> None:
     manifest, classes = train_split.manifest, train_split.manifest["classes"]
     if main_process:  # matplotlib and dvclive: process 0's alone, imported there
         from pets.report.batches import show_batch
-        from pets.report.pictures import training_curves
         from pets.train.epoch_log import log_epoch, open_epoch_log
 
         show_batch(train_split, params.size, settings.augment, classes, layout.SHOW_BATCH, seed=settings.seed)
@@ -75,12 +74,20 @@ def train_run(params: Params) -> None:
     distributed.stop()  # what follows is process 0's alone, on whole splits
     if main_process:
         check_unchanged(params, "train")
-        with head_inputs(classifier) as found:
-            scores = score_splits(classifier, layout.CACHE, active.exact().activate())
-        labels = {name: split["labels"] for name, split in manifest["splits"].items()}
-        features = features_by_split(found, {name: len(split) for name, split in labels.items()})
-        classifier.temperature = model_temperature(scores, labels, log)
-        save_classifier(layout.MODEL, classifier)
-        write_scores(layout.SCORES, scores, classes, classifier.temperature, features["train"], settings.seed)
-        training_curves(history, layout.CURVES)
+        write_outputs(classifier, manifest=manifest, history=history, seed=settings.seed, runtime=active, log=log)
         resume.finish()
+
+
+def write_outputs(classifier, *, manifest: dict, history: list, seed: int, runtime, log) -> None:
+    """After training: every split scored once with the model on its device (and the body's features of the training
+    images kept for the audit), the temperature fitted, then models/model.pt, models/scores.npz and the curves."""
+    from pets.report.pictures import training_curves
+
+    with head_inputs(classifier) as found:
+        scores = score_splits(classifier, layout.CACHE, runtime.exact().activate())
+    labels = {name: split["labels"] for name, split in manifest["splits"].items()}
+    features = features_by_split(found, {name: len(split) for name, split in labels.items()})
+    classifier.temperature = model_temperature(scores, labels, log)
+    save_classifier(layout.MODEL, classifier)
+    write_scores(layout.SCORES, scores, manifest["classes"], classifier.temperature, features["train"], seed)
+    training_curves(history, layout.CURVES)
