@@ -10,7 +10,6 @@ file that is no picture of this run, or a class the run does not have, is refuse
 import io
 import json
 import math
-import sys
 import threading
 from http import HTTPStatus
 from pathlib import Path
@@ -23,7 +22,7 @@ from pets.data.cache import read_manifest
 from pets.data.fixes import DROP, current_fixes, edit_fix
 from pets.errors import PetsError
 from pets.report.audit import audit_rows
-from pets.serve.web import Handler, Refused, listen
+from pets.serve.web import Handler, Refused, listen, serve_until_interrupted
 
 PAGE = Path(__file__).with_name("review.html")
 PER_PAGE = 24
@@ -208,9 +207,4 @@ def review(port: int) -> None:
         f"apply them with: dvc exp run -S index.fixes={state.fixes_name}; Ctrl-C stops",
         flush=True,
     )
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        print("stopped", file=sys.stderr)
-    finally:
-        server.server_close()
+    serve_until_interrupted(server)

@@ -25,7 +25,7 @@ from PIL import Image
 
 from pets.inference.answers import is_unsure
 from pets.inference.predictor import loaded_classifier
-from pets.serve.web import Handler, Refused, is_loopback, listen
+from pets.serve.web import Handler, Refused, is_loopback, listen, serve_until_interrupted
 
 MAX_UPLOAD_BYTES = 20 * 2**20  # a 50-megapixel phone photo is 10-20 MB as JPEG
 MAX_PIXELS = 64_000_000  # width x height; a 50-megapixel photo passes, Pillow's own bomb check starts at 89 M
@@ -166,9 +166,4 @@ def serve(model: str, *, host: str, port: int, min_confidence: float | None) -> 
         f"{MAX_PIXELS // 10**6} megapixels); Ctrl-C stops",
         flush=True,
     )
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        print("stopped", file=sys.stderr)
-    finally:
-        server.server_close()
+    serve_until_interrupted(server)

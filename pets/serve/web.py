@@ -134,3 +134,13 @@ def listen(handler: type[Handler], host: str, port: int) -> Server:
             f"cannot serve on {host}:{port} ({error.strerror}): --host must be an address of this machine "
             "(127.0.0.1, ::1, 0.0.0.0, ::)"
         ) from None
+
+
+def serve_until_interrupted(server: Server) -> None:
+    """Serve until Ctrl-C, then say so in one line and close the socket."""
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+    finally:
+        server.server_close()
