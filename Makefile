@@ -25,7 +25,7 @@ test: $(VENV)/installed    ## the test suite (CPU, no network), one worker per c
 	python -m pytest -q -n auto --dist loadfile tests
 
 test-fast: $(VENV)/installed  ## the unit tests alone: everything but the end-to-end runs of dvc (-m e2e)
-	python -m pytest -q tests -m "not e2e"
+	python -m pytest -q -n auto --dist loadfile tests -m "not e2e"
 
 lint: $(VENV)/installed    ## ruff: lint and format check of the whole tree
 	ruff check .

@@ -17,7 +17,16 @@ os.environ["PETS_PROGRESS_SECONDS"] = "off"  # no progress lines in the tests' o
 
 # the end-to-end files that take longest (--durations; docs/contributing.md), started first so that no worker ends
 # on one of them alone while the other has nothing left
-LONGEST = ("test_interruptions", "test_team", "test_quickstart_order", "test_pipeline", "test_machines", "test_ship")
+LONGEST = (
+    "test_interruptions",
+    "test_team",
+    "test_quickstart_order",
+    "test_pipeline",
+    "test_machines",
+    "test_pictures_quickstart",
+    "test_distributed",
+    "test_ship",
+)
 
 
 def pytest_collection_modifyitems(items):
