@@ -99,6 +99,19 @@ def test_each_family_exports_and_onnxruntime_gives_pytorchs_probabilities(tmp_pa
     assert len({p for _, top, _ in pytorch for _, p in top}) > 3  # the probabilities differ between images
 
 
+def test_a_fastai_head_model_exports_and_predicts_the_same_on_both_formats(tmp_path, photo_cache):
+    """train.head: fastai on a timm body (the head torchvision archs cannot take): model.pt says its head, so export
+    rebuilds the same network, and predict on model.onnx gives model.pt's classes."""
+    model, _, onnx_path, check = exported(tmp_path, photo_cache, "tf_efficientnet_lite0", 64, head="fastai")
+    assert model.head == "fastai" and check["max_abs_difference"] <= TOLERANCE
+    files = sorted((photo_cache / "images").glob("*.png"))
+    pytorch = list(torch_predict_files(model, files, runtime=CPU, top_k=3, workers=0))
+    onnx = list(predict_files(OnnxClassifier(onnx_path), files, top_k=3, batch_size=4))
+    for (_, want, _), (_, got, error) in zip(pytorch, onnx, strict=True):
+        assert not error and [c for c, _ in got] == [c for c, _ in want]
+        assert np.allclose([p for _, p in got], [p for _, p in want], atol=TOLERANCE)
+
+
 def test_an_onnx_model_that_differs_from_pytorch_fails_the_check_naming_the_largest_difference(
     resnet18_export, photo_cache
 ):
