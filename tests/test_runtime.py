@@ -35,7 +35,9 @@ class Watch:
 @pytest.fixture(scope="module")
 def trained(balanced_colour_cache):
     """A resnet18 trained on the colour cache by `fit` with the accelerator's choices, a frozen then an unfrozen
-    epoch pair; with its validation error before training."""
+    epoch pair; with its validation error before training. The process-wide settings first (threads, TF32): bf16 sums
+    differ with them, and other tests in this process may have left others."""
+    ACCELERATOR.activate()
     classifier = classifier_on(balanced_colour_cache)
     ACCELERATOR.place(classifier.module)
     before = validate(classifier, CachedSplit(balanced_colour_cache, "valid"), ACCELERATOR)
