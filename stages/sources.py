@@ -20,8 +20,8 @@ def main():
     memo = json.loads(layout.HASHES.read_text()) if layout.HASHES.is_file() else {}
     write_json(layout.SOURCES_RECORD, local_files(params.data, params.recipe, memo))
     weights = weights_file(params.weights, memo)
-    if params.weights.kind == "file":  # torch and the arch's library are imported for a weights file only
-        from pets.model.build import check_weights_file
+    if params.weights.kind == "file":  # torch is imported for a weights file only
+        from pets.model.weights_file import check_weights_file
 
         check_weights_file(params.arch, params.weights.path)
     write_json(layout.WEIGHTS_RECORD, weights)

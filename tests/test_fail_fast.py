@@ -51,6 +51,6 @@ def test_a_weights_file_of_another_arch_stops_the_first_stage_with_one_line(fres
     errors = [line for line in output.splitlines() if line.startswith("error:")]
     assert ran == ["sources"] and len(errors) == 1, output[-2000:]
     assert errors[0].startswith(f"error: params.yaml: weights {tmp_path / 'resnet34.pt'}: these weights do not fit "
-                                "resnet18, they look like weights of resnet34")  # fmt: skip
+                                "resnet18, they are weights of resnet34 or ")  # fmt: skip
     assert not (fresh.path / "data/raw").exists()
     fresh.run("git", "checkout", "params.yaml")

@@ -1,14 +1,18 @@
+import subprocess
+import sys
 import urllib.error
 
 import pytest
 import torch
 import torchvision
 
+from pets.config import archs as table
 from pets.errors import PetsError
 from pets.model.archs import resolve
-from pets.model.build import build_model, check_weights_file
-from pets.model.checkpoint import load_checkpoint, load_classifier, save_classifier
-from tests.helpers import preprocess, save_model
+from pets.model.build import build_model
+from pets.model.checkpoint import load_classifier, save_classifier
+from pets.model.weights_file import check_weights_file, load_checkpoint
+from tests.helpers import ROOT, preprocess, save_model
 
 DATA = preprocess(32, mean=(0.5,) * 3, std=(0.25,) * 3)  # the data's own statistics, at 32 px
 
@@ -91,8 +95,7 @@ def test_weights_for_another_arch_or_not_a_checkpoint_are_clear_errors(tmp_path)
     with pytest.raises(PetsError, match="a checkpoint of resnet18, not resnet34"):
         build_model("resnet34", classes(3), str(tmp_path / "r18.pt"), DATA)
     torch.save(source.state_dict(), tmp_path / "bare.pt")
-    with pytest.raises(PetsError, match=r"do not fit resnet34, they look like weights of resnet18 or .*\(60 parameter "
-                       r"tensors besides the head\)"):  # fmt: skip
+    with pytest.raises(PetsError, match=r"not fit resnet34, they are weights of resnet18 or .*resnet18 \(no tensor"):
         build_model("resnet34", classes(3), str(tmp_path / "bare.pt"), DATA)
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(PetsError, match="not a PyTorch checkpoint"):
@@ -107,9 +110,40 @@ def test_the_first_stages_check_of_a_weights_file_reads_shapes_and_refuses_anoth
     with pytest.raises(PetsError, match=r"params.yaml: weights .*r18.pt: a checkpoint of resnet18, not resnet34; "
                        r"set arch: resnet18"):  # fmt: skip
         check_weights_file("resnet34", tmp_path / "r18.pt")
-    with pytest.raises(PetsError, match=r"params.yaml: weights .*bare.pt: these weights do not fit resnet34, they look "
-                       r"like weights of resnet18"):  # fmt: skip
+    with pytest.raises(PetsError, match=r"params.yaml: weights .*bare.pt: these weights do not fit resnet34, they are "
+                       r"weights of resnet18 or .*timm/resnet18; set arch to theirs"):  # fmt: skip
         check_weights_file("resnet34", tmp_path / "bare.pt")
+
+
+@pytest.mark.parametrize("arch", ["resnet18", "squeezenet1_0", "vit_b_16", "tf_efficientnet_lite0", "timm/resnet18"])
+def test_the_tables_body_signature_is_that_of_the_model_training_builds(arch):
+    """archs.tsv's head prefix and signature, which the first stage checks a state dict against, are those of the
+    model the train stage builds (for any classes): else a fitting file would be refused, or one that cannot fit let
+    through to the train stage."""
+    facts, classifier = table.lookup(arch), build_model(arch, classes(3), "none", DATA)
+    head = next(name for name, module in classifier.module.named_modules() if module is classifier.head_module)
+    shapes = {key: tensor.shape for key, tensor in classifier.module.state_dict().items()}
+    assert facts.head == head and table.body_signature(shapes, head) == facts.body
+
+
+def test_the_first_stages_check_imports_no_model_library(tmp_path):
+    """A state dict of a timm arch, checked against timm's and torchvision's archs without importing either (their
+    import is seconds of the first stage): torch and the table only."""
+    torch.save(build_model("tf_efficientnet_lite0", classes(3), "none", DATA).module.state_dict(), tmp_path / "lite.pt")
+    script = (
+        "import sys; from pets.model.weights_file import check_weights_file; from pets.errors import PetsError\n"
+        f"check_weights_file('tf_efficientnet_lite0', {str(tmp_path / 'lite.pt')!r})\n"
+        "try:\n"
+        f"    check_weights_file('tf_efficientnet_lite1', {str(tmp_path / 'lite.pt')!r})\n"
+        "except PetsError as error:\n"
+        "    print(error)\n"
+        "print(sorted(name for name in ('timm', 'torchvision') if name in sys.modules))\n"
+    )
+    said = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    refusal, imported = said.splitlines()
+    expected = f"params.yaml: weights {tmp_path / 'lite.pt'}: these weights do not fit tf_efficientnet_lite1, they "
+    assert refusal.startswith(expected + "are weights of tf_efficientnet_lite0 or "), said
+    assert imported == "[]"
 
 
 def test_checkpoints_are_loaded_without_unpickling_code(tmp_path):

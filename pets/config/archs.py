@@ -5,6 +5,7 @@ every `dvc repro`. `python -m pets.model.archs` writes the table; a test holds i
 
 import difflib
 import functools
+import hashlib
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -21,6 +22,8 @@ class ArchFacts:
     least_size: int | None  # the smallest input size it takes, where one is known
     stages: int | None  # stages of its body, the most layer groups of group_by: stages (None: it names none)
     tensors: int  # parameter tensors of its body, the most layer groups of group_by: count
+    head: str  # the state-dict prefix of its classifier (fc, classifier.1, head.fc)
+    body: str  # body_signature of its state dict: which weights files can start it, known without building it
 
     @property
     def timm_name(self):
@@ -31,16 +34,28 @@ def versions():
     return f"torchvision {version('torchvision')}, timm {version('timm')}"
 
 
+def body_signature(shapes: dict, head: str) -> str:
+    """A digest of the keys and shapes of a state dict (`shapes`: key -> shape) outside the `head` prefix: equal for
+    every state dict whose body has exactly the tensors of an arch's body, whatever its head and classes."""
+    body = sorted(f"{key}:{list(shape)}" for key, shape in shapes.items() if not key.startswith(f"{head}."))
+    return hashlib.sha256("\n".join(body).encode()).hexdigest()[:16]
+
+
+def archs_with_body(shapes: dict) -> list[str]:
+    """The names of the archs whose body a state dict's tensors (`shapes`: key -> shape) are exactly."""
+    every = [facts for library in rows().values() for facts in library.values()]
+    signatures = {head: body_signature(shapes, head) for head in {facts.head for facts in every}}
+    return [facts.name for facts in every if signatures[facts.head] == facts.body]
+
+
 def row_text(facts):
-    return "\t".join(
-        str(value) if value is not None else "-"
-        for value in (facts.library, facts.name, facts.fixed_size, facts.least_size, facts.stages, facts.tensors)
-    )
+    values = (facts.library, facts.name, facts.fixed_size, facts.least_size, facts.stages, facts.tensors)
+    return "\t".join([*(str(value) if value is not None else "-" for value in values), facts.head, facts.body])
 
 
 def _parse(line):
-    library, name, *numbers = line.split("\t")
-    return ArchFacts(library, name, *(None if number == "-" else int(number) for number in numbers))
+    library, name, *numbers, head, body = line.split("\t")
+    return ArchFacts(library, name, *(None if number == "-" else int(number) for number in numbers), head, body)
 
 
 @functools.cache

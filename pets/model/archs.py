@@ -172,21 +172,25 @@ def build(spec, num_classes, head="linear", settings=None):
 
 
 def facts(spec):
-    """The table's row of one Arch: its sizes and how many layer groups its body allows (the model built on the meta
-    device, without memory or weights, where its builder allows that)."""
+    """The table's row of one Arch: its sizes, how many layer groups its body allows, and which state dicts its body
+    takes (the model built on the meta device, without memory or weights, where its builder allows that)."""
     try:
         with torch.device("meta"):
             model = spec.create()
     except (NotImplementedError, RuntimeError):  # a builder that reads tensor values (regnet's widths)
         model = spec.create()
-    stages = spec.stages(model)
+    stages, head = spec.stages(model), spec.head(model)
+    prefix = next(name for name, module in model.named_modules() if module is head)
+    shapes = {key: tensor.shape for key, tensor in model.state_dict().items()}
     return table.ArchFacts(
         spec.library,
         spec.name,
         spec.fixed_size,
         spec.least_size,
         None if stages is None else len(stages),
-        len(body_parameters(model, spec.head(model))),
+        len(body_parameters(model, head)),
+        prefix,
+        table.body_signature(shapes, prefix),
     )
 
 

@@ -2,18 +2,17 @@
 
 from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 
-import torch
 from torch import nn
 
 from pets.config.weights import Weights
 from pets.data.presets import Preprocess
 from pets.errors import PetsError
 from pets.model.archs import build, resolve
-from pets.model.checkpoint import classifier_of, is_model, load_checkpoint
+from pets.model.checkpoint import classifier_of
 from pets.model.classifier import Classifier
 from pets.model.parts import look_like
+from pets.model.weights_file import is_model, load_checkpoint, refuse_other_arch
 
 
 def build_model(
@@ -45,14 +44,14 @@ def _normalised(data: Preprocess, mean, std) -> Preprocess:
 def _from_file(spec, classes, path, data, head) -> Classifier:
     checkpoint = load_checkpoint(path)
     if is_model(checkpoint):
-        refuse_unfit(checkpoint, spec, path)
+        refuse_other_arch(checkpoint, spec.name, path)
         start = classifier_of(checkpoint, path)
         if start.classes != classes or start.head != head:
             start.new_head(classes, head)
         start.preprocess, start.temperature = _normalised(data, start.preprocess.mean, start.preprocess.std), 1.0
         return start
     module = spec.create()
-    refuse_unfit(checkpoint, spec, path, module)
+    _refuse_unfit(checkpoint["state_dict"], spec, path, module)
     module.load_state_dict({key: checkpoint["state_dict"][key] for key in body_keys(module, spec.head(module))},
                            strict=False)  # fmt: skip
     spec.replace_head(module, len(classes), head)
@@ -61,20 +60,10 @@ def _from_file(spec, classes, path, data, head) -> Classifier:
     )
 
 
-def refuse_unfit(checkpoint: dict, spec, source: object, module: nn.Module | None = None) -> None:
-    """PetsError unless training `spec` can start from a loaded weights file: a model of ours of the same arch (its
-    head is replaced where it differs), or a state dict holding every tensor of the body (its head's are left out).
-    Without `module`, the arch is built on the meta device: no memory, no weights, only shapes."""
-    if is_model(checkpoint):
-        if checkpoint["arch"] != spec.name:
-            raise PetsError(
-                f"{source}: a checkpoint of {checkpoint['arch']}, not {spec.name}; set arch: {checkpoint['arch']}"
-            )
-        return
-    if module is None:
-        with torch.device("meta"):
-            module = spec.create()
-    state_dict = checkpoint["state_dict"]
+def _refuse_unfit(state_dict: dict, spec, source: object, module: nn.Module) -> None:
+    """PetsError unless a state dict holds every tensor of `module`'s body in its shape (its head's may differ or be
+    missing), naming the first that does not (the sources stage checked the same against archs.tsv, without a
+    model)."""
     why = body_mismatch(module, spec.head(module), {key: tensor.shape for key, tensor in state_dict.items()})
     if why:
         raise PetsError(f"{source}: these weights do not fit {spec.name}{look_like(state_dict, spec.name)} ({why})")
@@ -100,9 +89,3 @@ def body_mismatch(module: nn.Module, head: nn.Module, shapes: dict) -> str | Non
     if unknown:
         return f"{len(unknown)} tensor(s) the model has not, e.g. {unknown[0]}"
     return None
-
-
-def check_weights_file(arch: str, path: Path) -> None:
-    """The sources stage's check of the `weights` file, before anything is downloaded or computed: its keys and shapes
-    only (the tensors stay on disk)."""
-    refuse_unfit(load_checkpoint(path, mmap=True), resolve(arch), f"params.yaml: weights {path}")

@@ -14,25 +14,7 @@ from pets.errors import PetsError
 from pets.model.archs import build, resolve
 from pets.model.classifier import Classifier
 from pets.model.parts import load_into
-
-
-def load_checkpoint(path: str | Path, mmap: bool = False) -> dict:
-    """A checkpoint of ours ({'arch', 'classes', 'state_dict', ...}) or a bare state dict, loaded safely; with `mmap`
-    its tensors stay on disk until read (their keys and shapes cost nothing)."""
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
-    except FileNotFoundError:
-        raise PetsError(f"{path}: weights file not found (params.yaml: weights)") from None
-    except Exception as error:  # noqa: BLE001 - pickle, zip and format errors all mean "not a checkpoint"
-        raise PetsError(f"{path}: not a PyTorch checkpoint or state dict ({type(error).__name__})") from None
-    if not isinstance(checkpoint, dict):
-        raise PetsError(f"{path}: not a PyTorch checkpoint or state dict")
-    return checkpoint if "state_dict" in checkpoint else {"state_dict": checkpoint}
-
-
-def is_model(checkpoint: dict) -> bool:
-    """Whether a loaded file is a models/model.pt (not a bare state dict)."""
-    return "arch" in checkpoint and "classes" in checkpoint
+from pets.model.weights_file import load_checkpoint
 
 
 def save_classifier(path: str | Path, classifier: Classifier) -> None:

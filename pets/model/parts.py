@@ -28,8 +28,12 @@ BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 
 
 def look_like(state_dict, arch):
-    """', they look like weights of X or Y': of the archs whose body has as many parameter tensors as these weights
-    less a one-layer head (archs.tsv), the three names closest to `arch`; '' when none has."""
+    """', they are weights of X': the archs whose body these weights are exactly (archs.tsv's signatures); else ',
+    they look like weights of X or Y': of the archs whose body has as many parameter tensors as these weights less a
+    one-layer head, the three names closest to `arch`; '' when none has."""
+    exact = table.archs_with_body({key: tensor.shape for key, tensor in state_dict.items()})
+    if exact:
+        return f", they are weights of {' or '.join(difflib.get_close_matches(arch, exact, n=3, cutoff=0))}"
     tensors = sum(1 for key in state_dict if not key.endswith(BUFFERS)) - 2
     alike = [facts.name for library in table.rows().values() for facts in library.values() if facts.tensors == tensors]
     if not alike:
