@@ -158,9 +158,17 @@ def test_lr_find_sweeps_until_the_loss_explodes_and_suggests_a_rate_inside(proje
         assert image.format == "PNG"
 
 
-def test_an_arch_experiment_reruns_only_train_and_evaluate(project):
-    output = project.run("dvc", "exp", "run", "evaluate", "-S", "arch=mobilenet_v3_small", "-S", "train.epochs=1")
-    assert stages_run(output) == ["train", "evaluate"]
+# a timm arch with fastai's head (train.head: fastai) on its ImageNet body (from its package, offline; frozen, so
+# that one epoch is quick): what the head changes in the network must come back from model.pt and model.onnx alike
+FASTAI_HEAD = ("-S", "arch=tf_efficientnet_lite0", "-S", "weights=imagenet", "-S", "train.head=fastai", "-S",
+               "train.epochs=1")  # fmt: skip
+
+
+def test_an_arch_experiment_reruns_from_train_and_its_head_survives_export_and_predict(project):
+    output = project.run("dvc", "exp", "run", "export", *FASTAI_HEAD)
+    assert stages_run(output) == ["train", "evaluate", "export"]
+    check = project.json("metrics/export.json")
+    assert check["max_abs_difference"] <= 1e-4 and check["top1_agreement"] == 1.0
     shown = json.loads(project.run("dvc", "exp", "show", "--json"))
     runs = [
         entry
@@ -172,19 +180,33 @@ def test_an_arch_experiment_reruns_only_train_and_evaluate(project):
         data = run["data"]
         metrics = (data.get("metrics") or {}).get("metrics/metrics.json", {}).get("data")
         if metrics:
-            archs.append(data["params"]["params.yaml"]["data"]["arch"])
+            params = data["params"]["params.yaml"]["data"]
+            archs.append((params["arch"], params["train"]["head"]))
             error_rates.append(metrics["valid"]["error_rate"])
-    assert "mobilenet_v3_small" in archs and "resnet18" in archs, archs
+    assert ("tf_efficientnet_lite0", "fastai") in archs and ("resnet18", "linear") in archs, archs
     assert len(error_rates) >= 2
+    valid_files = [f"data/raw/{name}" for name in project.json("data/cache/manifest.json")["splits"]["valid"]["files"]]
+    answers = {}
+    for model in ("models/model.pt", "models/model.onnx"):
+        command = ("python", "-m", "pets", "predict", "--model", model, "--json", "--top", "3", *valid_files[:40])
+        answers[model] = {a["path"]: a["predictions"] for a in json.loads(project.run(*command, stdout_only=True))}
+    assert list(answers["models/model.pt"]) == valid_files[:40]
+    for path, torch_answer in answers["models/model.pt"].items():
+        onnx_answer = answers["models/model.onnx"][path]
+        assert [a["class"] for a in onnx_answer] == [a["class"] for a in torch_answer], path
+        assert all(abs(a["probability"] - b["probability"]) <= 1e-4 for a, b in zip(onnx_answer, torch_answer))
+    predicted = [row["predicted"] for row in project.json("metrics/confusion.json")[:40]]
+    assert [answers["models/model.pt"][path][0]["class"] for path in valid_files[:40]] == predicted
 
 
 def test_metrics_diff_between_two_commits(project):
-    project.commit("digits with mobilenet_v3_small")
+    project.commit("digits with tf_efficientnet_lite0 and fastai's head")
     diff = json.loads(project.run("dvc", "metrics", "diff", "HEAD~1", "HEAD", "--json"))
     change = diff["metrics/metrics.json"]["valid.error_rate"]
     assert change["old"] != change["new"] and change["diff"] == pytest.approx(change["new"] - change["old"])
     params = json.loads(project.run("dvc", "params", "diff", "HEAD~1", "HEAD", "--json"))
-    assert params["params.yaml"]["arch"] == {"old": "resnet18", "new": "mobilenet_v3_small"}
+    assert params["params.yaml"]["arch"] == {"old": "resnet18", "new": "tf_efficientnet_lite0"}
+    assert params["params.yaml"]["train.head"] == {"old": "linear", "new": "fastai"}
 
 
 def test_plots_of_two_revisions(project):
