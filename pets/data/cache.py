@@ -138,20 +138,24 @@ def build_cache(
         if split == "train":
             samples_per_image = len(range(0, resolution, STATS_STRIDE)) ** 2
             total_sums, total_squares, train_pixels = sums, squares, len(kept) * samples_per_image
-    n_bad, n_all = len(manifest["bad"]), len(rows)
-    if n_bad > max_bad_frac * n_all:
-        examples = "; ".join(f"{b['path']}: {b['reason']}" for b in manifest["bad"][:3])
-        raise PetsError(
-            f"{n_bad} of {n_all} images cannot be decoded, more than cache.max_bad_frac "
-            f"({max_bad_frac:g}) allows; for example {examples}"
-        )
-    if train_pixels == 0:
-        raise PetsError("no training image could be decoded")
+    _refuse_undecoded(manifest["bad"], len(rows), max_bad_frac, train_pixels)
     mean = total_sums / train_pixels
     manifest["mean"] = mean.round(6).tolist()
     manifest["std"] = np.sqrt(np.maximum(total_squares / train_pixels - mean**2, 1e-12)).round(6).tolist()
     write_manifest(out, manifest)
     return manifest
+
+
+def _refuse_undecoded(bad: list[dict], n_all: int, max_bad_frac: float, train_pixels: int) -> None:
+    """PetsError when more images than cache.max_bad_frac allows could not be decoded, or no training image could."""
+    if len(bad) > max_bad_frac * n_all:
+        examples = "; ".join(f"{b['path']}: {b['reason']}" for b in bad[:3])
+        raise PetsError(
+            f"{len(bad)} of {n_all} images cannot be decoded, more than cache.max_bad_frac "
+            f"({max_bad_frac:g}) allows; for example {examples}"
+        )
+    if train_pixels == 0:
+        raise PetsError("no training image could be decoded")
 
 
 def cached_images(manifest: dict) -> list[dict]:

@@ -15,6 +15,7 @@ from pets.errors import PetsError
 from pets.progress import progress
 
 CHUNK = 1 << 20
+BYTES = {"unit": "B", "unit_scale": True, "unit_divisor": 1024}  # a progress bar counting bytes (KiB, MiB)
 OFFLINE_HINT = "or run the offline quick start: make photos"
 STALL_SECONDS, STALL_BYTES = 120.0, 64 * 1024  # a download slower than this for this long has stalled
 
@@ -134,26 +135,12 @@ class _Transient(Exception):
 
 
 def _download(url, partial, size, timeout):
+    """Append to `partial` what the server sends from its current size on (all of it when the server ignores Range)."""
     have = partial.stat().st_size if partial.exists() else 0
-    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     host = urllib.parse.urlparse(url).hostname
-    try:
-        response = urllib.request.urlopen(request, timeout=timeout)
-    except urllib.error.HTTPError as error:
-        if error.code == 416 and size is not None and have == size:
-            return  # the partial file is already complete
-        if error.code >= 500:
-            raise _Transient(f"server error {error.code}") from None
-        if 300 <= error.code < 400:  # urllib gives up on a loop, or after 10 redirects, with a three-line reason
-            raise PetsError(f"{url}: the server redirects in a loop (or more than 10 times); check the URL") from None
-        raise PetsError(f"{url}: the server answered {error.code} {' '.join(str(error.reason).split())}") from None
-    except urllib.error.URLError as error:
-        if _unreachable(error.reason):
-            raise Unreachable(f"cannot reach {host} for {url} ({error.reason})", host) from None
-        raise _Transient(f"no answer from {host} ({error.reason})") from None
-    except TimeoutError:
-        raise _Transient(f"no answer from {host} within {timeout:g} s") from None
-
+    response = _open(url, have, size, timeout)
+    if response is None:
+        return  # the partial file is already complete
     with response:
         if response.headers.get_content_type() == "text/html":
             raise PetsError(f"{url}: the server sent an HTML page, not an archive (is the URL right?)")
@@ -170,31 +157,52 @@ def _download(url, partial, size, timeout):
         free = shutil.disk_usage(partial.parent).free
         if total is not None and total - have > free:
             raise PetsError(f"{url}: needs {total - have:,} bytes but only {free:,} are free in {partial.parent}")
-        with (
-            open(partial, "ab" if resumed else "wb") as out,
-            progress(
-                total=total,
-                initial=have,
-                unit="B",
-                unit_scale=True,
-                unit_divisor=1024,
-                desc=f"download {partial.name[:-5]}",
-            ) as bar,
-        ):
-            window_start, window_bytes = time.monotonic(), 0
-            try:
-                for block in iter(lambda: response.read1(CHUNK), b""):  # what has arrived, so a kill keeps it
-                    out.write(block)
-                    bar.update(len(block))
-                    window_bytes += len(block)
-                    if time.monotonic() - window_start > STALL_SECONDS:
-                        if window_bytes < STALL_BYTES:
-                            raise _Transient(
-                                f"the download from {host} stalled ({window_bytes:,} bytes in {STALL_SECONDS:g} s)"
-                            )
-                        window_start, window_bytes = time.monotonic(), 0
-            except (OSError, http.client.HTTPException) as error:
-                raise _Transient(f"connection to {host} broke off ({error})") from None
+        _copy(response, partial, resumed, have, total, host)
     got = partial.stat().st_size
     if total is not None and got < total:
         raise _Transient(f"connection to {host} closed after {got:,} of {total:,} bytes")
+
+
+def _open(url, have, size, timeout):
+    """The server's response to a request for `url` from byte `have` on; None when the file is already whole."""
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    host = urllib.parse.urlparse(url).hostname
+    try:
+        return urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as error:
+        if error.code == 416 and size is not None and have == size:
+            return None
+        if error.code >= 500:
+            raise _Transient(f"server error {error.code}") from None
+        if 300 <= error.code < 400:  # urllib gives up on a loop, or after 10 redirects, with a three-line reason
+            raise PetsError(f"{url}: the server redirects in a loop (or more than 10 times); check the URL") from None
+        raise PetsError(f"{url}: the server answered {error.code} {' '.join(str(error.reason).split())}") from None
+    except urllib.error.URLError as error:
+        if _unreachable(error.reason):
+            raise Unreachable(f"cannot reach {host} for {url} ({error.reason})", host) from None
+        raise _Transient(f"no answer from {host} ({error.reason})") from None
+    except TimeoutError:
+        raise _Transient(f"no answer from {host} within {timeout:g} s") from None
+
+
+def _copy(response, partial, resumed, have, total, host):
+    """Write the response's body to `partial` as it arrives, so that a kill keeps it, with a progress bar; a stall
+    (under STALL_BYTES in STALL_SECONDS) or a broken connection is transient."""
+    with (
+        open(partial, "ab" if resumed else "wb") as out,
+        progress(total=total, initial=have, desc=f"download {partial.name[:-5]}", **BYTES) as bar,
+    ):
+        window_start, window_bytes = time.monotonic(), 0
+        try:
+            for block in iter(lambda: response.read1(CHUNK), b""):
+                out.write(block)
+                bar.update(len(block))
+                window_bytes += len(block)
+                if time.monotonic() - window_start > STALL_SECONDS:
+                    if window_bytes < STALL_BYTES:
+                        raise _Transient(
+                            f"the download from {host} stalled ({window_bytes:,} bytes in {STALL_SECONDS:g} s)"
+                        )
+                    window_start, window_bytes = time.monotonic(), 0
+        except (OSError, http.client.HTTPException) as error:
+            raise _Transient(f"connection to {host} broke off ({error})") from None
