@@ -101,6 +101,9 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    # connections the kernel holds until they are accepted: socketserver's 5 overflows when a burst of uploads meets
+    # a busy machine (20 at once came back "connection reset" in one test run); the handlers queue them instead
+    request_queue_size = 128
 
     def handle_error(self, request, client_address):
         """A client that drops its connection is one line in the log, not a traceback; other errors as before."""
