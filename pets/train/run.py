@@ -58,7 +58,8 @@ def train_run(params: Params) -> None:
     with epoch_log as live:
 
         def after_epoch(history, optimizer, schedule):
-            resume.save(classifier.module, optimizer, schedule, history)  # first: the log is rebuilt from it on resume
+            if len(history) < settings.epochs + settings.epochs_unfrozen:  # after the last, the outputs follow
+                resume.save(classifier.module, optimizer, schedule, history)  # first: the log is rebuilt from it
             log_epoch(live, history[-1])
 
         history = fit(
