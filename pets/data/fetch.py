@@ -138,7 +138,7 @@ def _download(url, partial, size, timeout):
     """Append to `partial` what the server sends from its current size on (all of it when the server ignores Range)."""
     have = partial.stat().st_size if partial.exists() else 0
     host = urllib.parse.urlparse(url).hostname
-    response = _open(url, have, size, timeout)
+    response = _open(url, host, have, size, timeout)
     if response is None:
         return  # the partial file is already complete
     with response:
@@ -163,10 +163,9 @@ def _download(url, partial, size, timeout):
         raise _Transient(f"connection to {host} closed after {got:,} of {total:,} bytes")
 
 
-def _open(url, have, size, timeout):
+def _open(url, host, have, size, timeout):
     """The server's response to a request for `url` from byte `have` on; None when the file is already whole."""
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
-    host = urllib.parse.urlparse(url).hostname
     try:
         return urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as error:
