@@ -14,11 +14,12 @@ computed by the same graph, whose operators the sample has exercised.
 """
 
 import contextlib
-import io
 import json
 import os
 import re
+import sys
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ import numpy as np
 import onnx
 import torch
 from torch import nn
+from torch.onnx import symbolic_helper
 
 from pets.atomic import atomic_path
 from pets.data.cache import cached_pixels
@@ -47,9 +49,6 @@ class Pipeline(nn.Module):
     def __init__(self, classifier: Classifier):
         super().__init__()
         classifier.module.cpu().float()
-        for module in classifier.module.modules():  # the same results; the exporter re-traces every in-place op
-            if isinstance(getattr(module, "inplace", None), bool):  # (Lite0's export: 13 s with them, 4 s without)
-                module.inplace = False
         self.model, self.classifier = classifier.module, classifier  # the module registered, for .eval()
         self.eval()
 
@@ -60,33 +59,74 @@ class Pipeline(nn.Module):
 def unsupported_operator(error: BaseException) -> str | None:
     """The aten operator an exporter error says it has no ONNX function for, from the error or its causes."""
     while error is not None:
-        found = re.search(r"No ONNX function found for <OpOverload\(op='([^']+)'", str(error))
+        found = re.search(r"Exporting the operator '([^']+)' to ONNX opset version \d+ is not supported", str(error))
         if found:
             return found.group(1)
         error = error.__cause__ or error.__context__
     return None
 
 
-def to_onnx(pipeline: Pipeline, path: Path, *, arch: str, example: torch.Tensor) -> None:
-    """Export with a dynamic batch; a model the exporter cannot handle ends in one line naming arch and operator."""
-    batch = torch.export.Dim("batch", min=1, max=4096)
+@symbolic_helper.parse_args("v", "is", "i", "none")
+def _resize_antialiased(graph, pixels, size, align_corners, *scales):
+    """aten::_upsample_bilinear2d_aa (the Preprocess's resize) as ONNX Resize with antialias, as torch.onnx's dynamo
+    exporter writes it: the TorchScript exporter has no function of its own for it."""
+    batch_and_channels = graph.op(
+        "Slice", graph.op("Shape", pixels), graph.op("Constant", value_t=torch.tensor([0])),
+        graph.op("Constant", value_t=torch.tensor([2])),
+    )  # fmt: skip
+    sizes = graph.op("Concat", batch_and_channels, graph.op("Constant", value_t=torch.tensor(size)), axis_i=0)
+    none = graph.op("Constant", value_t=torch.tensor([], dtype=torch.float32))
+    return graph.op(
+        "Resize", pixels, none, none, sizes, mode_s="linear", antialias_i=1, exclude_outside_i=1,
+        coordinate_transformation_mode_s="align_corners" if align_corners else "half_pixel", nearest_mode_s="floor",
+    )  # fmt: skip
+
+
+@contextlib.contextmanager
+def _quiet():
+    """The exporter's own output silenced: its C++ log writes the whole graph to stderr when it fails (its setting is
+    read wrongly in torch 2.14, so always on), which the one-line error below replaces."""
+    sys.stdout.flush(), sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 1), os.dup2(null.fileno(), 2)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # the exporter's progress lines
+        yield
+    finally:
+        for fd, copy in zip((1, 2), saved):
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
+def to_onnx(pipeline: Pipeline, path: Path, *, arch: str, example: torch.Tensor) -> None:
+    """Export with a dynamic batch; a model the exporter cannot handle ends in one line naming arch and operator.
+
+    torch.onnx's TorchScript exporter, not its default dynamo one: the same graphs (the tests check every family
+    against PyTorch), in a tenth of the time (Lite0 0.6 s against 9-13 s, resnet18 0.4 against 5; see
+    docs/benchmarks.md#time-to-result), and every experiment's export stage pays it. It is deprecated in torch 2.9+;
+    requirements.txt pins torch, and test_export fails first where a newer one drops it."""
+    torch.onnx.register_custom_op_symbolic("aten::_upsample_bilinear2d_aa", _resize_antialiased, OPSET)
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)  # attention as its ONNX ops, not the fused kernel (torchvision ViT)
+    try:
+        with _quiet(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # its deprecation, and the tracer's notes on shapes fixed by `example`
             torch.onnx.export(
                 pipeline,
                 (example,),
                 str(path),
                 input_names=[INPUT],
                 output_names=[OUTPUT],
-                dynamic_shapes={"pixels": {0: batch}},
+                dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}},
                 opset_version=OPSET,
-                dynamo=True,
-                external_data=False,
+                dynamo=False,
             )
-    except Exception as error:  # noqa: BLE001 - torch.export and torch.onnx raise many kinds; each means this
+    except Exception as error:  # noqa: BLE001 - the tracer and the exporter raise many kinds; each means this
         operator = unsupported_operator(error)
         why = f"no ONNX function for the operator {operator}" if operator else " ".join(str(error).split())[:300]
         raise PetsError(f"{arch} cannot be exported to ONNX (opset {OPSET}): {why}") from None
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
 
 
 def add_metadata(path: Path, metadata: dict) -> None:
