@@ -11,7 +11,8 @@ from pets.data.loader import CachedSplit
 from pets.inference import forward
 from pets.inference.predict import predict_files
 from pets.runtime.profile import Runtime
-from pets.train.loop import training_step, validate
+from pets.train.loop import training_step
+from pets.train.validation import Validation
 from tests.helpers import classifier_on, fit_on, recipe
 
 ACCELERATOR = Runtime.accelerator(torch.device("cpu"))
@@ -40,7 +41,7 @@ def trained(balanced_colour_cache):
     ACCELERATOR.activate()
     classifier = classifier_on(balanced_colour_cache)
     ACCELERATOR.place(classifier.module)
-    before = validate(classifier, CachedSplit(balanced_colour_cache, "valid"), ACCELERATOR)
+    before = Validation(classifier, CachedSplit(balanced_colour_cache, "valid"), ACCELERATOR, body_is_fixed=False)()
     watch = Watch(classifier.module)
     history = fit_on(
         balanced_colour_cache,

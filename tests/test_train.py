@@ -5,6 +5,7 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from pets.errors import PetsError
 from pets.runtime.profile import Runtime
+from pets.train import validation
 from pets.train.loop import TIMINGS
 from pets.train.recipe import OneCycle, make_optimizer, phases
 from tests.helpers import NO_AUGMENT, classifier_on, fit_on, recipe
@@ -163,3 +164,35 @@ def test_cudnn_picks_its_fastest_kernels_on_cuda_only(monkeypatch):
         assert not torch.backends.cudnn.benchmark
     finally:
         torch.set_num_threads(threads)
+
+
+def validation_runs(cache, monkeypatch, keep, after_head=None, **settings):
+    """fit's history (timings left out) and how many validation batches ran the body, keeping the frozen body's
+    outputs for the head or not; `after_head` an operation the model applies after its head."""
+    monkeypatch.setattr(validation, "MAX_KEPT_BYTES", validation.MAX_KEPT_BYTES if keep else 0)
+    classifier = classifier_on(cache)
+    if after_head:
+        classifier.module.register_forward_hook(lambda module, args, output: after_head(output))
+    body_in_eval = []
+    classifier.module.conv1.register_forward_hook(lambda module, args, output: body_in_eval.append(not module.training))
+    history = fit_on(cache, classifier, recipe(**settings))
+    return [{k: v for k, v in row.items() if k not in TIMINGS} for row in history], sum(body_in_eval)
+
+
+def test_a_frozen_bodys_validations_run_the_head_alone_after_the_first_with_the_same_figures(colour_cache, monkeypatch):
+    settings = dict(epochs=3, epochs_unfrozen=1, batch_size=8)  # 12 validation images: 1 batch each validation
+    kept, body_passes = validation_runs(colour_cache, monkeypatch, keep=True, **settings)
+    every_time, body_passes_every_time = validation_runs(colour_cache, monkeypatch, keep=False, **settings)
+    assert kept == every_time and len({row["valid_loss"] for row in kept}) == 4  # bit for bit, and it learns
+    assert (body_passes, body_passes_every_time) == (1 + 1, 3 + 1)  # the frozen phase's first, and the unfrozen one
+    with_bn, body_passes_with_bn = validation_runs(colour_cache, monkeypatch, keep=True, train_bn=True, **settings)
+    assert body_passes_with_bn == 4  # the frozen body's BatchNorm layers train: its outputs change every epoch
+
+
+def test_a_model_with_an_operation_after_its_head_validates_with_the_body_every_epoch(colour_cache, monkeypatch):
+    settings = dict(epochs=2, epochs_unfrozen=0)
+    doubled, body_passes = validation_runs(
+        colour_cache, monkeypatch, True, after_head=lambda logits: logits * 2, **settings
+    )
+    reference, _ = validation_runs(colour_cache, monkeypatch, False, after_head=lambda logits: logits * 2, **settings)
+    assert doubled == reference and body_passes == 2

@@ -14,12 +14,12 @@ from pets.config.settings import Train
 from pets.data.augment import train_view
 from pets.data.loader import CachedSplit, batches
 from pets.errors import PetsError
-from pets.inference import forward
 from pets.model.classifier import Classifier
 from pets.progress import image_batches
 from pets.runtime import distributed
 from pets.runtime.profile import Runtime
-from pets.train.recipe import OneCycle, make_optimizer, phases, set_phase, train_mode
+from pets.train.recipe import OneCycle, body_is_fixed, make_optimizer, phases, set_phase, train_mode
+from pets.train.validation import Validation
 
 TIMINGS = ("images_per_s", "seconds")  # the columns of fit's history that measure speed: they vary run to run
 
@@ -33,16 +33,6 @@ def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
     """The seed of one epoch's draws (shuffle, augmentation, dropout) in one process: a function of the run's
     seed, the epoch and the rank alone, so that a run resumed after any epoch draws what an uninterrupted one does."""
     return int(np.random.SeedSequence([seed, epoch, rank]).generate_state(1)[0])
-
-
-def validate(classifier: Classifier, valid_split: CachedSplit, runtime: Runtime) -> tuple[float, float]:
-    """(mean loss, error rate) on a CachedSplit, summed over every process's shard; one host sync at the end."""
-    log_probs, labels = forward.split_log_probabilities(classifier, valid_split, runtime)
-    totals = torch.stack(
-        [F.nll_loss(log_probs, labels, reduction="sum"), (log_probs.argmax(1) != labels).sum().float()]
-    )
-    totals = distributed.sum_across(totals).tolist()
-    return totals[0] / len(valid_split), totals[1] / len(valid_split)
 
 
 def training_step(
@@ -109,7 +99,7 @@ def train_epoch(classifier, phase, loader, *, settings, runtime, generator, desc
     return loss_sum / seen
 
 
-def run_epoch(classifier, phase, epoch, name, *, settings, train_split, valid_split, runtime, generator) -> dict:
+def run_epoch(classifier, phase, epoch, name, *, settings, train_split, validation, runtime, generator) -> dict:
     """Train one epoch and validate; return its row of the history. Its draws come from epoch_seed alone."""
     rank, processes = distributed.world()
     seed = epoch_seed(settings.seed, epoch, rank)
@@ -144,7 +134,7 @@ def run_epoch(classifier, phase, epoch, name, *, settings, train_split, valid_sp
             "try a lower learning rate (train.lr or train.lr_unfrozen)"
         )
     train_seconds = time.perf_counter() - started
-    valid_loss, error_rate = validate(classifier, valid_split, runtime)
+    valid_loss, error_rate = validation()
     return {
         "epoch": epoch,
         "phase": name,
@@ -197,6 +187,7 @@ def fit(
         within = resumed if len(history) >= first else None  # stopped within this phase: its states go on
         phase = Phase(classifier, settings, frozen=frozen, peak_lrs=peak_lrs, total_steps=epochs * steps_per_epoch,
                       exact=runtime.exact_reduction, resumed=within)  # fmt: skip
+        validation = Validation(classifier, valid_split, runtime, body_is_fixed(settings, frozen))
         for epoch in range(len(history) + 1, last + 1):
             history.append(
                 run_epoch(
@@ -206,7 +197,7 @@ def fit(
                     name,
                     settings=settings,
                     train_split=train_split,
-                    valid_split=valid_split,
+                    validation=validation,
                     runtime=runtime,
                     generator=generator,
                 )

@@ -82,6 +82,12 @@ class OneCycle(torch.optim.lr_scheduler.LRScheduler):
         return [base * factor for base in self.base_lrs]
 
 
+def body_is_fixed(train: Train, frozen: bool) -> bool:
+    """Whether a phase leaves the body as it is, weights and BatchNorm statistics: frozen, without `train_bn`
+    (train_mode then keeps the frozen body's BatchNorm layers in eval mode)."""
+    return frozen and not train.train_bn
+
+
 def train_mode(classifier: Classifier, train: Train, frozen: bool) -> None:
     """Training mode, but BatchNorm keeps the pretrained statistics where the recipe says so: in the frozen body
     (unless `train_bn`), and with `batchnorm_stats: pretrained` in the unfrozen one too (batches of a small set are
