@@ -185,7 +185,7 @@ def test_a_frozen_bodys_validations_run_the_head_alone_after_the_first_with_the_
     every_time, body_passes_every_time = validation_runs(colour_cache, monkeypatch, keep=False, **settings)
     assert kept == every_time and len({row["valid_loss"] for row in kept}) == 4  # bit for bit, and it learns
     assert (body_passes, body_passes_every_time) == (1 + 1, 3 + 1)  # the frozen phase's first, and the unfrozen one
-    with_bn, body_passes_with_bn = validation_runs(colour_cache, monkeypatch, keep=True, train_bn=True, **settings)
+    _, body_passes_with_bn = validation_runs(colour_cache, monkeypatch, keep=True, train_bn=True, **settings)
     assert body_passes_with_bn == 4  # the frozen body's BatchNorm layers train: its outputs change every epoch
 
 
