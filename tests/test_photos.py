@@ -1,6 +1,8 @@
 """The built-in photos: one class per bundled photograph, training and validation crops from disjoint parts."""
 
 import csv
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ from pets.config.schema import check_recipe
 from pets.data import photos
 from pets.data.recipes import prepare_dataset
 from pets.errors import PetsError
+from tests.helpers import ROOT
 
 
 def test_every_photograph_gives_its_class_the_asked_number_of_pets_like_jpegs(tmp_path):
@@ -72,3 +75,14 @@ def test_more_crops_than_the_photographs_give_are_refused_with_the_maximum_and_t
                        r"10,000,000 are free in .*; free some space or ask for fewer crops"):  # fmt: skip
         photos.write_photos(tmp_path, train_per_class=500, valid_per_class=500)
     assert list((tmp_path / "images").iterdir()) == []  # stopped before writing one
+
+
+def test_scikit_learns_photographs_are_its_own_pixels_read_without_importing_it():
+    from sklearn.datasets import load_sample_images  # noqa: PLC0415 - what the stage no longer imports
+
+    china, flower = load_sample_images().images
+    assert np.array_equal(photos.photographs()["china"], china)
+    assert np.array_equal(photos.photographs()["flower"], flower)
+    script = "import sys; from pets.data.photos import photographs; photographs(); print('sklearn' in sys.modules)"
+    found = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "False"

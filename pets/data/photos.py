@@ -9,6 +9,7 @@ belongs to (`index.split: csv`).
 """
 
 import csv
+import importlib.util
 import shutil
 from pathlib import Path
 
@@ -23,15 +24,20 @@ REGION = 0.45  # share of each side a quadrant spans: the 10 % band between quad
 QUADRANTS = {"train": [(0, 0), (1, 1)], "valid": [(0, 1), (1, 0)]}  # (row, column): each split on a diagonal
 
 
+def rgb(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
 def photographs():
     """{class name: RGB uint8 photograph}: eleven colour ones, and two greyscale ones as RGB."""
-    import matplotlib.cbook  # noqa: PLC0415 - the three libraries' own photographs, imported when they are used
+    import matplotlib.cbook  # noqa: PLC0415 - the libraries' own photographs, imported when they are used
     import skimage.data  # noqa: PLC0415
-    from sklearn.datasets import load_sample_images  # noqa: PLC0415
 
-    china, flower = load_sample_images().images
-    with Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg")) as hopper:
-        grace_hopper = np.asarray(hopper.convert("RGB"))
+    # scikit-learn's two, read from its package as its load_sample_images reads them, without importing it (2.5 s)
+    sklearn_images = Path(importlib.util.find_spec("sklearn").origin).parent / "datasets/images"
+    china, flower = rgb(sklearn_images / "china.jpg"), rgb(sklearn_images / "flower.jpg")
+    grace_hopper = rgb(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
     photos = {
         "astronaut": skimage.data.astronaut(),
         "chelsea": skimage.data.chelsea(),
