@@ -40,9 +40,12 @@ def pets_sized_tar(path):
             tar.addfile(info, io.BytesIO(data))
 
 
-def project_clone(path, **params):
-    """A clone of the project's last commit at `path`, with params changed (dotted keys written with '__')."""
+def project_clone(path, rev=None, **params):
+    """A clone of the project's last commit (or `rev`) at `path`, with params changed (dotted keys written with
+    '__')."""
     subprocess.run(["git", "clone", "-q", str(ROOT), str(path)], check=True)
+    if rev:
+        subprocess.run(["git", "checkout", "-q", rev], cwd=path, check=True)
     settings = yaml.safe_load((path / "params.yaml").read_text())
     for key, value in params.items():
         *parents, last = key.split("__")

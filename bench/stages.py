@@ -5,6 +5,7 @@ metrics/timings.json), and what DVC adds around them.
     python -m bench.stages                    # make photos, then make digits, each in a fresh clone of the last commit
     python -m bench.stages --only pets        # a Pets-sized synthetic archive: resnet34, weights none, 224 px, 1 epoch
     python -m bench.stages --smoke            # photos at 1 epoch and 64 px: checks the script
+    python -m bench.stages --against c2ab81b  # each quick start at that commit and at this one, in turn: ratios
 
 Each run is `dvc exp run` with the quick start's values (quickstarts.yaml), as `make photos` runs it, in a clone with
 nothing computed; the venv is this interpreter's. Run it alone: another process on the cores skews every figure.
@@ -39,10 +40,11 @@ def pets_sized_archive(folder: Path, images: int) -> Path:
     return archive
 
 
-def quick_start_run(folder: Path, name: str, changes: dict | None = None, **params) -> dict:
+def quick_start_run(folder: Path, name: str, changes: dict | None = None, rev: str | None = None, **params) -> dict:
     """`dvc exp run` of quick start `name` (with `changes` as -S values, `params` written into the clone's
-    params.yaml as project_clone does) in a fresh clone: total wall seconds, each stage's timings, the error rate."""
-    project = project_clone(folder / name, **params)
+    params.yaml as project_clone does) in a fresh clone of the last commit or `rev`: total wall seconds, each stage's
+    timings, the error rate."""
+    project = project_clone(folder / f"{name}-{rev or 'head'}", rev, **params)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     started = time.perf_counter()
     subprocess.run(
@@ -87,7 +89,10 @@ def main():
     parser.add_argument("--only", nargs="+", choices=("photos", "digits", "pets"), default=("photos", "digits"))
     parser.add_argument("--pets-images", type=int, default=PETS_IMAGES, help="images of the synthetic Pets archive")
     parser.add_argument("--smoke", action="store_true", help="photos at 1 epoch and 64 px: check the script runs")
+    parser.add_argument("--against", metavar="REV", help="run each quick start at REV too, in turn with this commit")
     args = parser.parse_args()
+    if args.against:
+        return against(args.against, args.only)
     print("| quick start | stage | start-up s | work s | writing s | wall s |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")
     ratios = []
@@ -105,6 +110,25 @@ def main():
             print("\n".join(stage_rows(name, run)), flush=True)
             ratios.append(ratio_line(name, run))
     print("\n".join(ratios))
+
+
+def against(rev: str, names) -> None:
+    """Each quick start at `rev`, then at the last commit, twice in turn (this machine's speed drifts by a third
+    within minutes): each one's stage walls and the ratio of the totals."""
+    print("| quick start | commit | " + " | ".join(STAGES) + " | DVC and the rest | total | error_rate |")
+    print("| --- | --- |" + " ---: |" * (len(STAGES) + 3))
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            totals = {rev: [], "head": []}
+            for round_ in range(2):
+                for which in (rev, "head"):
+                    run = quick_start_run(Path(tmp) / str(round_), name, rev=None if which == "head" else which)
+                    walls = [run["stages"][stage]["wall"] for stage in STAGES]
+                    print(f"| {name} | {which} | " + " | ".join(f"{wall:.1f}" for wall in walls)
+                          + f" | {run['total'] - sum(walls):.1f} | {run['total']:.1f} | {run['error_rate']:.4f} |",
+                          flush=True)  # fmt: skip
+                    totals[which].append(run["total"])
+            print(f"{name}: this commit / {rev} = {sum(totals['head']) / sum(totals[rev]):.2f} (totals of two rounds)")
 
 
 if __name__ == "__main__":
