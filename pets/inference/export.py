@@ -86,14 +86,16 @@ def _resize_antialiased(graph, pixels, size, align_corners, *scales):
 def _quiet():
     """The exporter's own output silenced: its C++ log writes the whole graph to stderr when it fails (its setting is
     read wrongly in torch 2.14, so always on), which the one-line error below replaces."""
-    sys.stdout.flush(), sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}  # the process's own descriptors, where C++ writes
     with open(os.devnull, "w") as null:
-        os.dup2(null.fileno(), 1), os.dup2(null.fileno(), 2)
+        for fd in saved:
+            os.dup2(null.fileno(), fd)
     try:
         yield
     finally:
-        for fd, copy in zip((1, 2), saved):
+        for fd, copy in saved.items():
             os.dup2(copy, fd)
             os.close(copy)
 
