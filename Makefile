@@ -22,10 +22,10 @@ runs: $(VENV)/installed    ## the experiments side by side in 100 columns: dvc e
 	dvc exp show --drop '.*' --keep '^(Experiment|valid\.error_rate|data|arch|size|train\.epochs)$$'
 
 test: $(VENV)/installed    ## the test suite (CPU, no network), one worker per core, the end-to-end files first
-	python -m pytest -q -n auto --dist loadfile --durations=15 tests
+	python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder --durations=15 tests
 
 test-fast: $(VENV)/installed  ## the unit tests alone: everything but the end-to-end runs of dvc (-m e2e)
-	python -m pytest -q -n auto --dist loadfile tests -m "not e2e"
+	python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder tests -m "not e2e"
 
 lint: $(VENV)/installed    ## ruff: lint and format check of the whole tree
 	ruff check .

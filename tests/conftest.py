@@ -15,10 +15,10 @@ from tests.project import template  # noqa: E402
 os.environ["PETS_PROGRESS_SECONDS"] = "off"  # no progress lines in the tests' output, theirs or their subprocesses'
 
 
-# the end-to-end files that take longest (--durations; docs/contributing.md), started first so that no worker ends
-# on one of them alone while the other has nothing left
+# the files that take longest (--durations; docs/contributing.md), started first so that no worker ends on one of
+# them alone while the other has nothing left (make test keeps this order: --no-loadscope-reorder)
 LONGEST = (
-    "test_interruptions",
+    "test_interruptions",  # the end-to-end files
     "test_team",
     "test_quickstart_order",
     "test_pipeline",
@@ -26,11 +26,18 @@ LONGEST = (
     "test_pictures_quickstart",
     "test_distributed",
     "test_ship",
+    "test_families",  # the unit files
+    "test_export",
+    "test_train",
+    "test_resume",
+    "test_serve",
+    "test_fetch",
+    "test_models",
 )
 
 
 def pytest_collection_modifyitems(items):
-    """The end-to-end tests first, the longest files first among them, the unit tests after: under xdist the
+    """The end-to-end tests first, the longest files first among them and among the unit tests after: under xdist the
     minutes-long files start at once and the seconds-long ones fill the workers' ends."""
 
     def order(item):

@@ -1,12 +1,16 @@
 import errno
 import os
 import shutil
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from pets.data.cache import build_cache
 from pets.errors import PetsError
+from tests.helpers import ROOT
 from tests.imagefiles import bad_kinds, odd_kinds, write_images
 
 
@@ -73,3 +77,51 @@ def test_a_disk_that_fills_up_while_caching_is_one_line(tmp_path, monkeypatch):
         PetsError, match=r"no space left in .* while caching the train split: the cache needs about 432"
     ):
         build_cache(rows, ["a"], tmp_path, tmp_path, resolution=4, resize="crop", max_bad_frac=0, workers=2)
+
+
+# a process that used onnxruntime (evaluate's or predict's session, in a notebook or a test worker) and left its
+# session to the garbage collector, in a reference cycle, then caches: the worker collects the cycle first
+INHERITED_SESSION = """
+import gc, sys
+from pathlib import Path
+import onnx, onnxruntime
+from onnx import TensorProto, helper
+import pets.data.cache as cache
+from tests.imagefiles import write_images
+
+gc.disable()  # the cycle stays uncollected here until the workers are forked
+x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])
+y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])
+model = helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y]))
+options = onnxruntime.SessionOptions()
+options.intra_op_num_threads = 2  # a pool thread that waits on the session's condition variable
+session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+cycle = [session]
+cycle.append(cycle)
+del session, cycle
+
+decode = cache.load_image
+def collect_then_decode(*args, **kwargs):  # in the forked worker
+    gc.collect()
+    return decode(*args, **kwargs)
+cache.load_image = collect_then_decode
+
+rows = write_images(Path(sys.argv[1]), {f"images/a_{i}.png": (i, i, i) for i in range(6)})
+cache.build_cache(rows, ["a"], sys.argv[1], sys.argv[1], resolution=8, resize="crop", max_bad_frac=0, workers=2)
+print("cached")
+"""
+
+
+def test_caching_in_a_process_that_left_an_onnxruntime_session_to_the_garbage_collector_ends(tmp_path):
+    """A forked worker that destroyed the parent's session would wait forever for the parent's threads: what the
+    workers inherit is kept out of their garbage collection."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", INHERITED_SESSION, str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        output = process.communicate(timeout=30)[0]
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise AssertionError("caching hung in a worker") from None
+    assert process.returncode == 0 and output.strip().endswith("cached"), output

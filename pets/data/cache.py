@@ -1,6 +1,7 @@
 """The pixel cache: every indexed image decoded and resized once into one memory-mappable array per split."""
 
 import errno
+import gc
 import io
 import json
 import multiprocessing
@@ -56,14 +57,24 @@ def _decode_chunk(task):
     return len(paths), bad, sums, squares, hashes
 
 
+def _forked_pool(workers, array_path):
+    """Workers forked from this process (no imports again) that leave what they inherit to it: a worker that
+    garbage-collected an object of the parent's, say an onnxruntime session left in a reference cycle, would wait
+    forever on a lock of the parent's threads, which it does not have."""
+    gc.freeze()
+    try:
+        return multiprocessing.get_context("fork").Pool(workers, initializer=_open_array, initargs=(array_path,))
+    finally:
+        gc.unfreeze()
+
+
 def _cache_split(array_path, paths, resolution, resize, workers):
     """Fill a new array at `array_path`; return (kept row numbers, bad {row: reason}, sums, squares, hashes)."""
     open_memmap(array_path, mode="w+", dtype=np.uint8, shape=(len(paths), resolution, resolution, 3)).flush()
     tasks = [(start, paths[start : start + CHUNK], resolution, resize) for start in range(0, len(paths), CHUNK)]
     bad, sums, squares, hashes = {}, np.zeros(3), np.zeros(3), {}
-    context = multiprocessing.get_context("fork")
     with (
-        context.Pool(workers, initializer=_open_array, initargs=(array_path,)) as pool,
+        _forked_pool(workers, array_path) as pool,
         progress(total=len(paths), desc=f"cache {Path(array_path).stem}", unit=" img") as bar,
     ):
         for count, chunk_bad, chunk_sums, chunk_squares, chunk_hashes in pool.imap_unordered(_decode_chunk, tasks):
