@@ -79,12 +79,12 @@ def test_a_disk_that_fills_up_while_caching_is_one_line(tmp_path, monkeypatch):
         build_cache(rows, ["a"], tmp_path, tmp_path, resolution=4, resize="crop", max_bad_frac=0, workers=2)
 
 
-# a process that used onnxruntime (evaluate's or predict's session, in a notebook or a test worker) and left its
-# session to the garbage collector, in a reference cycle, then caches: the worker collects the cycle first
+# a process that used onnxruntime (the export check's or predict's session, in a notebook or a test worker) and left
+# its session to the garbage collector, in a reference cycle, then caches: the worker collects the cycle first
 INHERITED_SESSION = """
 import gc, sys
 from pathlib import Path
-import onnx, onnxruntime
+import onnxruntime
 from onnx import TensorProto, helper
 import pets.data.cache as cache
 from tests.imagefiles import write_images
