@@ -18,7 +18,7 @@ from pets.model.build import build_model
 from pets.report.pictures import lr_curve
 from pets.runtime.profile import runtime
 from pets.train.loop import seed_everything, training_step
-from pets.train.recipe import set_phase, train_mode
+from pets.train.recipe import adamw, set_phase, train_mode
 
 
 def _endless(split, batch_size, seed):
@@ -34,7 +34,7 @@ def lr_range_test(
     runtime.place(classifier.module)
     set_phase(classifier, settings, frozen)
     train_mode(classifier, settings, frozen)
-    optimizer = torch.optim.AdamW(
+    optimizer = adamw(
         [p for p in classifier.module.parameters() if p.requires_grad], lr=start, weight_decay=settings.weight_decay
     )
     generator = torch.Generator(device=runtime.device).manual_seed(settings.seed)

@@ -49,7 +49,13 @@ def make_optimizer(classifier: Classifier, train: Train, peak_lrs: list[float]) 
             )
             if part["params"]
         ]
-    return torch.optim.AdamW(groups, betas=(train.momentum[0], 0.999), weight_decay=train.weight_decay)
+    return adamw(groups, betas=(train.momentum[0], 0.999), weight_decay=train.weight_decay)
+
+
+def adamw(params, **options) -> torch.optim.AdamW:
+    """AdamW's fused kernel (CPU and CUDA alike), not PyTorch's default on the CPU, a Python loop over the tensors:
+    a resnet18's step in about a sixth of the time there, the same update to float rounding (bench/optimizer.py)."""
+    return torch.optim.AdamW(params, fused=True, **options)
 
 
 def cosine_cycle(step: int, total_steps: int, warmup: float, start: float, peak: float, end: float) -> float:
