@@ -60,5 +60,5 @@ def train_and_score(train_split, valid_split, params=None, weights="none"):
         runtime=CPU,
         log=lambda line: None,
     )
-    probs = predict_probs(classifier, valid_split, CPU)
+    probs = predict_probs(classifier, valid_split, CPU).numpy()  # pets.report.metrics works on NumPy arrays
     return probs, summarize(probs, valid_split.labels.tolist()), history
