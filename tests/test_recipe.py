@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from pets.model.heads import FastaiHead
-from pets.train.recipe import OneCycle, make_optimizer, phases, set_phase, train_mode
+from pets.train.recipe import OneCycle, adamw, make_optimizer, phases, set_phase, train_mode
 from tests.helpers import classifier_on, fit_on, recipe
 
 BATCHNORM = nn.modules.batchnorm._BatchNorm
@@ -105,3 +105,23 @@ def test_without_decay_on_batchnorm_and_biases_only_matrices_and_kernels_decay(c
         assert group["weight_decay"] == (0.0 if all(p.ndim <= 1 for p in group["params"]) else 0.01)
         assert len({p.ndim <= 1 for p in group["params"]}) == 1
     assert sum(len(g["params"]) for g in optimizer.param_groups) == len(list(model.parameters()))
+
+
+def test_training_steps_with_adamws_fused_kernel_and_its_update_is_the_default_ones(colour_cache):
+    """The fused kernel (bench/optimizer.py: a sixth of the default's step on the CPU) computes what PyTorch's default
+    AdamW does, to float rounding."""
+    assert make_optimizer(classifier_on(colour_cache), recipe(), [1e-4, 1e-3, 1e-2]).defaults["fused"]
+    torch.manual_seed(0)
+    start, grads = [torch.randn(64, 32), torch.randn(32)], [torch.randn(64, 32), torch.randn(32)]
+    stepped = []
+    for make in (adamw, torch.optim.AdamW):
+        params = [nn.Parameter(tensor.clone()) for tensor in start]
+        optimizer = make(params, lr=1e-2, betas=(0.9, 0.999), weight_decay=0.01)
+        for _ in range(3):
+            for param, grad in zip(params, grads):
+                param.grad = grad.clone()
+            optimizer.step()
+        stepped.append(params)
+    for fused, default, before in zip(*stepped, start):
+        assert not torch.equal(fused.detach(), before)
+        torch.testing.assert_close(fused.detach(), default.detach(), rtol=0, atol=1e-6)
