@@ -144,13 +144,14 @@ def test_predict_says_clearly_when_an_input_is_not_an_image(project):
 
 
 def test_lr_find_sweeps_until_the_loss_explodes_and_suggests_a_rate_inside(project, tmp_path):
-    project.run("python", "-m", "pets", "lr_find", "--iterations", "80", "--out", str(tmp_path))
+    # 40 batches sweep 1e-7..10 in steps of 1.6x: the digits' loss falls by a quarter and explodes within them
+    project.run("python", "-m", "pets", "lr_find", "--iterations", "40", "--out", str(tmp_path))
     rows = [line.split("\t") for line in (tmp_path / "lr_find.tsv").read_text().splitlines()[1:]]
     rates, losses = [float(r) for r, _ in rows], [float(loss) for _, loss in rows]
     assert rates == sorted(rates) and rates[0] == pytest.approx(1e-7)
     lowest = losses.index(min(losses))
     assert losses[lowest] < losses[0] * 0.8  # it decreases...
-    assert len(rates) < 80 or losses[-1] > 2 * losses[lowest]  # ...then explodes
+    assert len(rates) < 40 or losses[-1] > 2 * losses[lowest]  # ...then explodes
     suggested = json.loads((tmp_path / "lr_find.json").read_text())
     assert set(suggested) == {"steepest", "minimum/10"}
     assert all(rates[0] <= rate <= rates[-1] for rate in suggested.values())
