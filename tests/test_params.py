@@ -1,12 +1,17 @@
 import copy
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
+from pets.config import schema
 from pets.config.params import check_unchanged, load_params
 from pets.config.settings import parse_params as check_params
 from pets.errors import PetsError
+from tests.helpers import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +141,35 @@ def test_a_recipe_name_with_a_dot_is_refused_in_the_first_stage(defaults):
         PetsError, match=r"datasets.my.set: a recipe's name cannot hold a dot .*; rename it, e.g. my_set"
     ):
         check_params(params)
+
+
+def test_more_processes_than_gpus_are_refused_on_a_gpu_machine(defaults, monkeypatch):
+    monkeypatch.setattr(schema, "gpu_driver", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    check_params(changed(defaults, "train.devices", 2))
+    with pytest.raises(PetsError, match=r"^params.yaml: train.devices is 3 but this machine has 2 GPU\(s\)$"):
+        check_params(changed(defaults, "train.devices", 3))
+
+
+def test_a_gpu_driver_is_seen_by_its_device_files_or_nvidia_smi(tmp_path, monkeypatch):
+    monkeypatch.setattr(schema, "GPU_DRIVERS", (str(tmp_path / "nvidia"),))
+    monkeypatch.setattr(schema.shutil, "which", lambda name: None)
+    assert not schema.gpu_driver()
+    (tmp_path / "nvidia").mkdir()
+    assert schema.gpu_driver()
+    monkeypatch.setattr(schema, "GPU_DRIVERS", ())
+    monkeypatch.setattr(schema.shutil, "which", lambda name: "/usr/bin/nvidia-smi" if name == "nvidia-smi" else None)
+    assert schema.gpu_driver()
+
+
+def test_several_processes_asked_for_import_no_torch_where_no_gpu_driver_is(tmp_path):
+    """Every stage parses params.yaml: on a machine without a GPU there is nothing to count, and torch's import is one
+    to two seconds of each."""
+    script = (
+        "import sys; from pets.config.params import load_params; from pets.config.schema import gpu_driver\n"
+        "load_params(settings=('train.devices=3',)); print('torch' in sys.modules, gpu_driver())\n"
+    )
+    said = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    imported, driver = said.split()
+    assert imported == driver  # torch only to count GPUs where a driver is (False, False on the CPU machine)

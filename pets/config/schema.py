@@ -5,6 +5,8 @@ allowed."""
 import difflib
 import math
 import re
+import shutil
+from pathlib import Path
 
 from pets.config import archs
 from pets.errors import PetsError
@@ -232,10 +234,20 @@ def check_arch(arch: str, size: int, train) -> None:
         )
 
 
+# where a GPU driver shows itself: NVIDIA's kernel module, AMD's (torch.cuda on ROCm), WSL's GPU; or nvidia-smi
+GPU_DRIVERS = ("/proc/driver/nvidia", "/dev/kfd", "/dev/dxg")
+
+
+def gpu_driver() -> bool:
+    """Whether this machine has a GPU driver torch.cuda could use; without one it has no GPU to count."""
+    return any(Path(path).exists() for path in GPU_DRIVERS) or shutil.which("nvidia-smi") is not None
+
+
 def check_devices(devices: int | str) -> None:
     """More processes than GPUs cannot run on a GPU machine (on the CPU, any number of processes share the cores).
-    Asking torch costs a second, so only when more than one device is asked for."""
-    if devices == "auto" or devices == 1:
+    Asking torch costs one to two seconds, in every stage of a run (each parses params.yaml), so only when more than
+    one device is asked for on a machine with a GPU driver."""
+    if devices == "auto" or devices == 1 or not gpu_driver():
         return
     import torch  # noqa: PLC0415 - only here: torch takes seconds to import, every other check milliseconds
 
