@@ -163,12 +163,15 @@ def test_a_gpu_driver_is_seen_by_its_device_files_or_nvidia_smi(tmp_path, monkey
     assert schema.gpu_driver()
 
 
-def test_several_processes_asked_for_import_no_torch_where_no_gpu_driver_is(tmp_path):
+def test_several_processes_asked_for_import_no_torch_where_no_gpu_driver_is():
     """Every stage parses params.yaml: on a machine without a GPU there is nothing to count, and torch's import is one
-    to two seconds of each."""
+    to two seconds of each. (On a machine with fewer GPUs the refusal is expected.)"""
     script = (
-        "import sys; from pets.config.params import load_params; from pets.config.schema import gpu_driver\n"
-        "load_params(settings=('train.devices=3',)); print('torch' in sys.modules, gpu_driver())\n"
+        "import contextlib, sys; from pets.config.params import load_params; from pets.errors import PetsError\n"
+        "from pets.config.schema import gpu_driver\n"
+        "with contextlib.suppress(PetsError):\n"
+        "    load_params(settings=('train.devices=3',))\n"
+        "print('torch' in sys.modules, gpu_driver())\n"
     )
     said = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     imported, driver = said.split()
